@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what the project needs from its own files: uv, the locked Python
+# environment, and (with --test) the system packages the tests drive.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v uv >/dev/null 2>&1; then
+  echo "installing uv"
+  python3 -m pip install --quiet --disable-pip-version-check uv
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  uv sync --frozen --all-groups --quiet
+else
+  uv sync --frozen --no-dev --quiet
+fi

@@ -1,0 +1,3 @@
+from ailawyer.cli import app
+
+app(prog_name="ailawyer")

@@ -1,0 +1,19 @@
+"""The `ailawyer` command. One module per group of subcommands."""
+
+from __future__ import annotations
+
+import typer
+
+from ailawyer.cli import db, users
+
+app = typer.Typer(
+    name="ailawyer",
+    help="ailawyer: app, worker and operations of the AI-Lawyer job foundation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+
+__all__ = ["app"]

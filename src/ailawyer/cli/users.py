@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import typer
+
+from ailawyer.cli._common import fail, setup
+from ailawyer.db.engine import Database
+from ailawyer.db.models import Role
+from ailawyer.errors import AppError
+from ailawyer.services.users import create_user, parse_role
+
+app = typer.Typer(help="User accounts.", no_args_is_help=True)
+
+ROLES = ", ".join(role.value for role in Role)
+
+
+@app.command("create")
+def create(
+    email: str = typer.Option(..., help="Login e-mail (unique, case-insensitive)."),
+    name: str = typer.Option(..., help="Display name."),
+    role: str = typer.Option(..., help=f"One of {ROLES}."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
+) -> None:
+    """Create a user. The password is read from stdin or asked for, never an argument."""
+    settings = setup("cli", log_to_file=False)
+    try:
+        parsed_role = parse_role(role)
+    except AppError as exc:
+        fail(exc.message)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def run() -> str:
+        database = Database(settings.effective_database_url, null_pool=True)
+        try:
+            async with database.session() as session:
+                user = await create_user(
+                    session, email=email, name=name, password=password, role=parsed_role
+                )
+                return user.id
+        finally:
+            await database.dispose()
+
+    try:
+        user_id = asyncio.run(run())
+    except AppError as exc:
+        fail(exc.message)
+    except OSError as exc:
+        fail(f"database unreachable: {exc.strerror or exc}")
+    typer.echo(f"created user {user_id} ({email.strip().lower()}, {parsed_role.value})")

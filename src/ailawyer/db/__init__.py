@@ -1,0 +1,1 @@
+"""Persistence: declarative base, engine and session scope, models, migrations."""

@@ -1,0 +1,1 @@
+"""Logic both processes use. No HTTP types here; raise `ailawyer.errors`."""

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ailawyer.db.models import Role, User
+from ailawyer.errors import Conflict, Invalid
+from ailawyer.security import MIN_PASSWORD_LENGTH, hash_password
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.strip().upper())
+    except ValueError:
+        raise Invalid(
+            f"unknown role {value!r}; use one of {', '.join(r.value for r in Role)}"
+        ) from None
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or any(c.isspace() for c in email) or len(email) > 320:
+        raise Invalid(f"not an e-mail address: {email!r}")
+    return email
+
+
+async def create_user(
+    session: AsyncSession, *, email: str, name: str, password: str, role: Role | str
+) -> User:
+    """Add a user (flushes, does not commit). Raises Conflict for a taken e-mail."""
+    role = parse_role(role) if isinstance(role, str) else role
+    email = normalize_email(email)
+    name = name.strip()
+    if not name:
+        raise Invalid("name must not be empty")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if await get_user_by_email(session, email) is not None:
+        raise Conflict(f"a user with e-mail {email} already exists")
+    user = User(email=email, name=name, role=role.value, password_hash=hash_password(password))
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(f"a user with e-mail {email} already exists") from None
+    return user
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email == email.strip().lower()))
+    return result.scalar_one_or_none()
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(User)) or 0)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ailawyer.config import AppEnv, Settings, format_settings_error
+
+
+def make(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APP_ENV", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings = make(monkeypatch)
+    assert settings.app_env is AppEnv.DEVELOPMENT
+    assert settings.redis_url == "redis://localhost:6379"
+    assert settings.worker_concurrency == 5
+    assert settings.shutdown_timeout == 25
+    assert settings.health_check_timeout_ms == 2000
+    assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.log_path_for("app") == "/var/log/ai-lawyer/app"
+    assert settings.log_path_for("worker") == "/var/log/ai-lawyer/worker"
+    assert len(settings.auth_secret.get_secret_value()) == 64
+
+
+def test_node_env_is_an_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APP_ENV", raising=False)
+    settings = make(monkeypatch, NODE_ENV="Production", AUTH_SECRET="s" * 40)
+    assert settings.is_production
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///data/x.db", "sqlite+aiosqlite:///data/x.db"),
+        ("", None),
+    ],
+)
+def test_database_url_gets_its_driver(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str | None
+) -> None:
+    assert make(monkeypatch, DATABASE_URL=url).database_url == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WORKER_CONCURRENCY": "many"}, "WORKER_CONCURRENCY"),
+        ({"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"APP_ENV": "staging"}, "APP_ENV"),
+        ({"MEILISEARCH_URL": "meili:7700"}, "MEILISEARCH_URL"),
+        ({"APP_ENV": "production", "AUTH_SECRET": "changeme"}, "AUTH_SECRET"),
+    ],
+)
+def test_invalid_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        make(monkeypatch, **env)
+    assert named in format_settings_error(info.value)

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+
+from ailawyer.logs import (
+    configure_logging,
+    create_logger,
+    log_context,
+    redact_text,
+    set_log_level,
+)
+
+SPEC_KEYS = {"timestamp", "level", "message", "service", "module"}
+
+SCRIPT = """
+import logging
+from ailawyer.config import get_settings
+from ailawyer.logs import configure_logging, create_logger, log_context
+s = get_settings()
+configure_logging(level=s.log_level, json_output=s.is_production,
+                  file_path=s.log_path_for("worker"), max_bytes=s.log_max_bytes)
+log = create_logger("jobs")
+log.info("job.outside")
+with log_context(jobId="job-42", userId="user-7"):
+    log.info("job.started", attempt=1)
+    logging.getLogger("bullmq").warning("stdlib line inside %s", "job")
+    log.info("login.tried", password="hunter2-secret", headers={"Authorization": "Bearer tok-123"},
+             cookie="session=abc-cookie-value", note="token=tok-456 and password: pw-789")
+log.debug("debug.hidden")
+"""
+
+
+def run_production(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {
+        **os.environ,
+        "APP_ENV": "production",
+        "AUTH_SECRET": "x" * 40,
+        "LOG_LEVEL": "info",
+        "LOG_FILE_PATH": str(tmp_path / "logs" / "worker"),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def test_production_lines_are_json_with_spec_keys_context_and_no_secrets(tmp_path: Path) -> None:
+    result = run_production(tmp_path)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["message"] for line in lines] == [
+        "job.outside",
+        "job.started",
+        "stdlib line inside job",
+        "login.tried",
+    ]
+    for line in lines:
+        assert line.keys() >= SPEC_KEYS
+        assert line["service"] == "ai-lawyer"
+        datetime.fromisoformat(line["timestamp"])
+    assert "jobId" not in lines[0]
+    for line in lines[1:]:
+        assert line["jobId"] == "job-42" and line["userId"] == "user-7"
+    assert lines[2]["module"] == "bullmq" and lines[2]["level"] == "warn"
+    for secret in ("hunter2-secret", "tok-123", "abc-cookie-value", "tok-456", "pw-789"):
+        assert secret not in result.stdout
+    # the same lines reach the file
+    file_lines = (tmp_path / "logs" / "worker" / "ai-lawyer.log").read_text().splitlines()
+    assert [json.loads(line)["message"] for line in file_lines] == [
+        line["message"] for line in lines
+    ]
+
+
+def test_unwritable_log_path_warns_and_stdout_goes_on(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a folder should be")
+    result = run_production(tmp_path, LOG_FILE_PATH=str(blocker / "worker"))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0]["message"] == "log.file_unavailable" and lines[0]["level"] == "warn"
+    assert "job.started" in [line["message"] for line in lines]
+
+
+def test_rotation_at_size_limit(tmp_path: Path, restore_logging: None) -> None:
+    configure_logging(level="info", json_output=True, file_path=str(tmp_path), max_bytes=2048)
+    log = create_logger("rotation")
+    for i in range(60):
+        log.info("line.written", number=i, padding="x" * 60)
+    files = sorted(p.name for p in tmp_path.glob("ai-lawyer.log*"))
+    assert len(files) >= 3, files
+    assert all(p.stat().st_size <= 2048 + 400 for p in tmp_path.glob("ai-lawyer.log*"))
+
+
+def test_rotation_at_day_boundary(tmp_path: Path, restore_logging: None) -> None:
+    start = datetime(2026, 3, 1, 23, 59, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as traveller:
+        configure_logging(
+            level="info", json_output=True, file_path=str(tmp_path), max_bytes=10_000_000
+        )
+        log = create_logger("rotation")
+        log.info("before.midnight")
+        assert [p.name for p in tmp_path.glob("ai-lawyer.log*")] == ["ai-lawyer.log"]
+        traveller.move_to(start + timedelta(days=1, minutes=2))
+        log.info("after.midnight")
+    rotated = [p for p in tmp_path.glob("ai-lawyer.log.*") if not p.name.endswith(".lock")]
+    assert len(rotated) == 1, [p.name for p in tmp_path.iterdir()]
+    assert "before.midnight" in rotated[0].read_text()
+    assert "after.midnight" in (tmp_path / "ai-lawyer.log").read_text()
+
+
+def test_set_log_level_at_runtime(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(level="info", json_output=True)
+    log = create_logger("levels")
+    log.debug("first.debug")
+    set_log_level("debug")
+    log.debug("second.debug")
+    set_log_level("error")
+    log.warning("a.warning")
+    out = capsys.readouterr().out
+    assert "first.debug" not in out and "second.debug" in out and "a.warning" not in out
+    with pytest.raises(ValueError, match="unknown log level"):
+        set_log_level("loud")
+    assert logging.getLogger().level == logging.ERROR
+
+
+def test_context_is_unbound_after_block(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(level="info", json_output=True)
+    log = create_logger("ctx")
+    with log_context(jobId="j1", akteId="a1", userId=None):
+        log.info("inside")
+    log.info("outside")
+    inside, outside = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert inside["jobId"] == "j1" and inside["akteId"] == "a1" and "userId" not in inside
+    assert "jobId" not in outside
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("redis://:p4ss@host:6379/0", "p4ss"),
+        ("postgresql://user:pw@db/x", "pw"),
+        ("Authorization: Bearer abc.def", "abc.def"),
+        ('{"password": "sh"}', "sh"),
+        ("api_key=k-1&x=1", "k-1"),
+    ],
+)
+def test_redact_text(text: str, secret: str) -> None:
+    assert secret not in redact_text(text).replace("[REDACTED]", "")
