@@ -88,7 +88,7 @@ def create_redis_connection(
         health_check_interval=30 if max_retries_per_request is None else 0,
         redis_connect_func=on_connect,
         client_name=name,
-        decode_responses=False,
+        decode_responses=True,  # BullMQ reads str replies from clients it is given
     )
 
 

@@ -1,0 +1,70 @@
+"""BullMQ's options, in BullMQ's own camelCase. The only module that speaks it.
+
+Retries: the plan says `attempts: 3` and lists three delays (10 s, 60 s, 5 min).
+BullMQ counts the first run as an attempt, so `attempts: 3` would retry only
+twice and never reach the 5-minute step. We keep the intent, three retries,
+which is `attempts: 4`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ailawyer.config import Settings
+
+BACKOFF_DELAYS_MS: Final = (10_000, 60_000, 300_000)
+RETRIES: Final = len(BACKOFF_DELAYS_MS)
+ATTEMPTS: Final = RETRIES + 1
+
+DAY_S: Final = 86_400
+
+DEFAULT_JOB_OPTIONS: Final[dict[str, Any]] = {
+    "attempts": ATTEMPTS,
+    "backoff": {"type": "custom"},
+    "removeOnComplete": {"age": DAY_S},
+    "removeOnFail": {"age": 7 * DAY_S},
+}
+
+
+def calculate_backoff(attempts_made: int) -> int:
+    """Delay in ms before the next try, after `attempts_made` failed runs (1-based)."""
+    index = min(max(attempts_made, 1), len(BACKOFF_DELAYS_MS)) - 1
+    return BACKOFF_DELAYS_MS[index]
+
+
+def backoff_strategy(attempts_made: int, _type: str | None, _err: Any, _job: Any) -> int:
+    """BullMQ's custom backoff hook (`settings.backoffStrategy`)."""
+    return calculate_backoff(attempts_made)
+
+
+def job_options(
+    overrides: dict[str, Any] | None = None, *, job_id: str, delay_ms: int | None = None
+) -> dict[str, Any]:
+    options = {**DEFAULT_JOB_OPTIONS, **(overrides or {}), "jobId": job_id}
+    if delay_ms:
+        options["delay"] = delay_ms
+    return options
+
+
+def worker_options(
+    settings: Settings, *, connection: Any, concurrency: int, prefix: str | None = None
+) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "connection": connection,
+        "concurrency": concurrency,
+        "autorun": False,
+        "lockDuration": settings.worker_lock_duration_ms,
+        "stalledInterval": settings.worker_stalled_interval_ms,
+        "maxStalledCount": 1,
+        "settings": {"backoffStrategy": backoff_strategy},
+    }
+    if prefix:
+        options["prefix"] = prefix
+    return options
+
+
+def queue_options(*, connection: Any, prefix: str | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = {"connection": connection}
+    if prefix:
+        options["prefix"] = prefix
+    return options

@@ -1,0 +1,196 @@
+"""Notifications: idempotent persistence (worker) and the owner's view (API).
+
+Every query is scoped by `user_id`: another user's notification is simply not
+found, so its existence is never revealed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ailawyer import messages
+from ailawyer.db.base import new_id, utcnow
+from ailawyer.db.models import Notification
+from ailawyer.errors import BadRequest, NotFound
+from ailawyer.schemas import CamelModel
+
+MAX_PAGE = 100
+
+
+class NotificationOut(CamelModel):
+    """A notification as the API and the `notification` Socket.IO event carry it."""
+
+    id: str
+    user_id: str
+    type: str
+    title: str
+    message: str
+    data: dict[str, Any] | None
+    read: bool
+    dismissed: bool
+    sound_type: str | None
+    created_at: datetime
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class NotificationPage(CamelModel):
+    items: list[NotificationOut]
+    unread_count: int
+    next_cursor: str | None
+
+
+async def persist_notification(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    type: str,
+    title: str,
+    message: str,
+    data: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    sound_type: str | None = None,
+) -> tuple[Notification, bool]:
+    """Insert once per (user, dedupe_key). Returns the row and whether it is new.
+
+    A second delivery of the same job outcome finds the first row instead of
+    adding another (INSERT … ON CONFLICT DO NOTHING, then a lookup).
+    """
+    values = {
+        "id": new_id(),
+        "user_id": user_id,
+        "type": type,
+        "title": title,
+        "message": message,
+        "data": data,
+        "read": False,
+        "dismissed": False,
+        "sound_type": sound_type,
+        "dedupe_key": dedupe_key,
+        "created_at": utcnow(),
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Notification)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
+        .returning(Notification)
+    )
+    created = (await session.execute(statement)).scalar_one_or_none()
+    if created is not None:
+        return created, True
+    existing = await session.scalar(
+        select(Notification).where(
+            Notification.user_id == user_id, Notification.dedupe_key == dedupe_key
+        )
+    )
+    if existing is None:  # pragma: no cover - the conflict row vanished (user deleted)
+        raise NotFound(messages.NOTIFICATION_NOT_FOUND)
+    return existing, False
+
+
+def _encode_cursor(item: Notification) -> str:
+    raw = f"{item.created_at.isoformat()}|{item.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, item_id = raw.partition("|")
+        if not item_id:
+            raise ValueError(cursor)
+        return datetime.fromisoformat(stamp), item_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("Ungültiger Cursor") from None
+
+
+async def unread_count(session: AsyncSession, user_id: str) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(
+            Notification.user_id == user_id,
+            Notification.read.is_(False),
+            Notification.dismissed.is_(False),
+        )
+    )
+    return int(count or 0)
+
+
+async def list_notifications(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+    unread_only: bool = False,
+) -> NotificationPage:
+    """The owner's notifications, newest first, without dismissed ones."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(Notification).where(
+        Notification.user_id == user_id, Notification.dismissed.is_(False)
+    )
+    if unread_only:
+        query = query.where(Notification.read.is_(False))
+    if cursor:
+        stamp, item_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Notification.created_at < stamp,
+                and_(Notification.created_at == stamp, Notification.id < item_id),
+            )
+        )
+    query = query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
+    rows = list((await session.execute(query)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return NotificationPage(
+        items=[NotificationOut.model_validate(row) for row in rows],
+        unread_count=await unread_count(session, user_id),
+        next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
+    )
+
+
+async def get_own(session: AsyncSession, user_id: str, notification_id: str) -> Notification:
+    item = await session.scalar(
+        select(Notification).where(
+            Notification.id == notification_id, Notification.user_id == user_id
+        )
+    )
+    if item is None:
+        raise NotFound(messages.NOTIFICATION_NOT_FOUND)
+    return item
+
+
+async def mark_read(session: AsyncSession, user_id: str, notification_id: str) -> Notification:
+    item = await get_own(session, user_id, notification_id)
+    item.read = True
+    await session.flush()
+    return item
+
+
+async def dismiss(session: AsyncSession, user_id: str, notification_id: str) -> Notification:
+    item = await get_own(session, user_id, notification_id)
+    item.dismissed = True
+    item.read = True
+    await session.flush()
+    return item
+
+
+async def mark_all_read(session: AsyncSession, user_id: str) -> int:
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read.is_(False))
+        .values(read=True)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,172 @@
+"""System settings: typed values, defaults, and the `settings:changed` channel.
+
+A change is stored first, then published; every process (app and worker)
+subscribes and applies what it understands (`log.level`) without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ailawyer import messages
+from ailawyer.db.models import SettingType, SystemSetting
+from ailawyer.errors import Invalid, NotFound
+from ailawyer.logs import LEVELS, create_logger, set_log_level
+
+SETTINGS_CHANNEL = "settings:changed"
+
+log = create_logger("settings")
+
+
+@dataclass(frozen=True)
+class SettingDefault:
+    key: str
+    value: Any
+    type: SettingType
+    category: str
+    label: str
+    choices: tuple[str, ...] | None = None
+
+
+DEFAULTS: tuple[SettingDefault, ...] = (
+    SettingDefault(
+        key="log.level",
+        value="info",
+        type=SettingType.STRING,
+        category="logging",
+        label="Protokollierungsstufe",
+        choices=tuple(LEVELS),
+    ),
+)
+_DEFAULTS_BY_KEY = {item.key: item for item in DEFAULTS}
+
+
+def parse_value(setting_type: str, value: Any, *, key: str = "") -> Any:
+    """Check `value` against the declared type (and the key's choices)."""
+    kind = SettingType(setting_type)
+    if kind is SettingType.STRING:
+        ok = isinstance(value, str)
+    elif kind is SettingType.NUMBER:
+        ok = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(float(value))
+        )
+    elif kind is SettingType.BOOLEAN:
+        ok = isinstance(value, bool)
+    else:
+        try:
+            json.dumps(value, allow_nan=False)
+            ok = True
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        raise Invalid(f"Wert passt nicht zum Typ „{kind.value}“", details={"key": key})
+    default = _DEFAULTS_BY_KEY.get(key)
+    if default and default.choices and value not in default.choices:
+        raise Invalid(
+            f"Erlaubte Werte: {', '.join(default.choices)}",
+            details={"key": key, "choices": list(default.choices)},
+        )
+    return value
+
+
+def encode_value(setting_type: str, value: Any) -> str:
+    kind = SettingType(setting_type)
+    if kind is SettingType.STRING:
+        return str(value)
+    return json.dumps(value, allow_nan=False)
+
+
+def decode_value(setting_type: str, raw: str) -> Any:
+    if SettingType(setting_type) is SettingType.STRING:
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+async def seed_defaults(session: AsyncSession) -> int:
+    """Insert the defaults that are missing; never overwrite a value. Returns the count."""
+    existing = set((await session.execute(select(SystemSetting.key))).scalars())
+    added = 0
+    for item in DEFAULTS:
+        if item.key in existing:
+            continue
+        session.add(
+            SystemSetting(
+                key=item.key,
+                value=encode_value(item.type, item.value),
+                type=item.type.value,
+                category=item.category,
+                label=item.label,
+            )
+        )
+        added += 1
+    await session.flush()
+    return added
+
+
+async def list_settings(session: AsyncSession, category: str | None = None) -> list[SystemSetting]:
+    query = select(SystemSetting).order_by(SystemSetting.category, SystemSetting.key)
+    if category:
+        query = query.where(SystemSetting.category == category)
+    return list((await session.execute(query)).scalars())
+
+
+async def get_setting(session: AsyncSession, key: str) -> SystemSetting:
+    item = await session.scalar(select(SystemSetting).where(SystemSetting.key == key))
+    if item is None:
+        raise NotFound(messages.SETTING_NOT_FOUND)
+    return item
+
+
+async def update_setting(session: AsyncSession, key: str, value: Any) -> SystemSetting:
+    """Validate and store (flush). The caller publishes after the commit."""
+    item = await get_setting(session, key)
+    parse_value(item.type, value, key=key)
+    item.value = encode_value(item.type, value)
+    await session.flush()
+    return item
+
+
+def change_message(key: str, value: Any) -> str:
+    return json.dumps({"key": key, "value": value})
+
+
+def apply_setting(key: str, value: Any) -> bool:
+    """Apply a setting in this process. Returns whether it meant anything here."""
+    if key == "log.level":
+        if not isinstance(value, str) or value.lower() not in LEVELS:
+            log.warning("settings.invalid_value", key=key)
+            return False
+        set_log_level(value.lower())
+        log.info("settings.applied", key=key, value=value.lower())
+        return True
+    return False
+
+
+def apply_message(raw: bytes | str) -> bool:
+    """Apply one `settings:changed` message; malformed ones are logged and ignored."""
+    try:
+        payload = json.loads(raw)
+        key, value = payload["key"], payload["value"]
+        if not isinstance(key, str):
+            raise TypeError("key")
+    except (ValueError, KeyError, TypeError):
+        log.warning("settings.malformed_message", size=len(raw))
+        return False
+    return apply_setting(key, value)
+
+
+async def apply_all(session: AsyncSession) -> None:
+    """Re-read every setting and apply it (at start and after a reconnect)."""
+    for item in await list_settings(session):
+        apply_setting(item.key, decode_value(item.type, item.value))
