@@ -1,0 +1,1 @@
+"""Real time: rooms, the Socket.IO server (app), the write-only emitter (worker)."""

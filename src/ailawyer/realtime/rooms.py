@@ -1,0 +1,17 @@
+"""Room names: the contract between emitters and the Socket.IO server."""
+
+from __future__ import annotations
+
+NOTIFICATION_EVENT = "notification"
+
+
+def user_room(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def akte_room(akte_id: str) -> str:
+    return f"akte:{akte_id}"
+
+
+def role_room(role: str) -> str:
+    return f"role:{role}"
