@@ -112,6 +112,15 @@ class Settings(BaseSettings):
     # Extra processor modules the worker imports (comma separated), for queues that
     # live outside the package, e.g. in tests or in a later feature's plug-in.
     worker_extra_queues: str = Field(default="", validation_alias="WORKER_EXTRA_QUEUES")
+    # Port of the worker's Prometheus endpoint (/metrics); unset = no endpoint.
+    worker_metrics_port: Annotated[int, Field(ge=1, le=65_535)] | None = Field(
+        default=None, validation_alias="WORKER_METRICS_PORT"
+    )
+    # BullMQ key prefix shared by producers and workers. "bull" is the contract with
+    # other BullMQ producers; tests give every test a prefix of its own.
+    bullmq_prefix: Annotated[
+        str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    ] = Field(default="bull", validation_alias="BULLMQ_PREFIX")
 
     minio_endpoint: str | None = Field(default=None, validation_alias="MINIO_ENDPOINT")
     meilisearch_url: str | None = Field(default=None, validation_alias="MEILISEARCH_URL")
@@ -150,6 +159,11 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("worker_metrics_port", mode="before")
+    @classmethod
+    def _empty_port_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("minio_endpoint", "meilisearch_url", "onlyoffice_internal_url", mode="before")
     @classmethod

@@ -60,6 +60,6 @@ async def test_worker_connection_survives_a_redis_restart(redis_server: RedisSer
         assert not pending.done(), "the command gave up during the outage"
         redis_server.start()  # same port
         await asyncio.wait_for(pending, timeout=30)
-        assert await client.get("k") == b"during"
+        assert await client.get("k") == "during"
     finally:
         await client.aclose()

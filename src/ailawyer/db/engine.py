@@ -23,6 +23,8 @@ from sqlalchemy.pool import NullPool
 
 from ailawyer.config import normalize_database_url
 
+QUERY_TIMEOUT_S = 30.0
+
 
 def create_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> AsyncEngine:
     """An async engine for PostgreSQL (asyncpg) or SQLite (aiosqlite).
@@ -32,16 +34,21 @@ def create_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> 
     """
     url = normalize_database_url(url)
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # Parameters (password hashes, e-mail addresses) stay out of error messages,
+    # which reach the log.
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs = {"connect_args": {"timeout": 30}}
+        kwargs = {"connect_args": {"timeout": 30}, "hide_parameters": True}
     elif null_pool:
         kwargs["poolclass"] = NullPool
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    if parsed.get_backend_name() == "postgresql":
+        # A hung query must not hold a request or a job forever.
+        kwargs["connect_args"] = {"command_timeout": QUERY_TIMEOUT_S}
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

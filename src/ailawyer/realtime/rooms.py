@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 NOTIFICATION_EVENT = "notification"
+# To `role:ADMIN` when a job has failed for good: the error, for live admin views.
+# (Each admin's persisted copy arrives as a `notification` in their own room.)
+JOB_FAILED_EVENT = "job:failed"
 
 
 def user_room(user_id: str) -> str:

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer import messages
 from ailawyer.db.base import new_id, utcnow
-from ailawyer.db.models import Notification
+from ailawyer.db.models import Notification, User
 from ailawyer.errors import BadRequest, NotFound
 from ailawyer.schemas import CamelModel
 
@@ -96,6 +97,99 @@ async def persist_notification(
     if existing is None:  # pragma: no cover - the conflict row vanished (user deleted)
         raise NotFound(messages.NOTIFICATION_NOT_FOUND)
     return existing, False
+
+
+@dataclass(frozen=True)
+class NotificationDraft:
+    """A notification to persist; `dedupe_key` makes a second delivery a no-op."""
+
+    user_id: str
+    type: str
+    title: str
+    message: str
+    data: dict[str, Any] | None = None
+    dedupe_key: str | None = None
+    sound_type: str | None = None
+
+
+_TABLE = cast(Table, Notification.__table__)
+_COLUMNS = tuple(_TABLE.c)
+_OUT_FIELDS = frozenset(NotificationOut.model_fields)
+
+
+def _row_out(row: Any) -> NotificationOut:
+    return NotificationOut.model_validate(
+        {key: value for key, value in row._mapping.items() if key in _OUT_FIELDS}
+    )
+
+
+async def persist_notifications(
+    session: AsyncSession, drafts: list[NotificationDraft]
+) -> list[tuple[NotificationOut | None, bool]]:
+    """`persist_notification` for many drafts at once, with one INSERT.
+
+    The worker's hot path, hence Core rather than the ORM. Returns, per draft, its
+    row and whether it is new; `(None, False)` when its user no longer exists.
+    Idempotent per (user, dedupe_key): a draft whose key is already stored gets the
+    stored row.
+    """
+    if not drafts:
+        return []
+    owners = set(
+        await session.scalars(select(User.id).where(User.id.in_({d.user_id for d in drafts})))
+    )
+    now = utcnow()
+    ids = {index: new_id() for index, d in enumerate(drafts) if d.user_id in owners}
+    rows = [
+        {
+            "id": ids[index],
+            "user_id": d.user_id,
+            "type": d.type,
+            "title": d.title,
+            "message": d.message,
+            "data": d.data,
+            "read": False,
+            "dismissed": False,
+            "sound_type": d.sound_type,
+            "dedupe_key": d.dedupe_key,
+            "created_at": now,
+        }
+        for index, d in enumerate(drafts)
+        if index in ids
+    ]
+    inserted: dict[str, NotificationOut] = {}
+    if rows:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        # Executed with a list of rows, SQLAlchemy ("insertmanyvalues") sends one
+        # multi-row INSERT from a cached statement; `.values(rows)` would be
+        # compiled anew for every call.
+        statement = (
+            insert(_TABLE)
+            .on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
+            .returning(*_COLUMNS)
+        )
+        for row in await session.execute(statement, rows):
+            inserted[row.id] = _row_out(row)
+    # The rest were delivered before (a job run twice): their first row stands.
+    repeated = {
+        (d.user_id, d.dedupe_key)
+        for index, d in enumerate(drafts)
+        if index in ids and ids[index] not in inserted and d.dedupe_key is not None
+    }
+    stored: dict[tuple[str, str | None], NotificationOut] = {}
+    if repeated:
+        found = await session.execute(
+            select(*_COLUMNS).where(tuple_(_TABLE.c.user_id, _TABLE.c.dedupe_key).in_(repeated))
+        )
+        stored = {(row.user_id, row.dedupe_key): _row_out(row) for row in found}
+    results: list[tuple[NotificationOut | None, bool]] = []
+    for index, d in enumerate(drafts):
+        new = inserted.get(ids[index]) if index in ids else None
+        if new is not None:
+            results.append((new, True))
+        else:
+            results.append((stored.get((d.user_id, d.dedupe_key)), False))
+    return results
 
 
 def _encode_cursor(item: Notification) -> str:

@@ -7,12 +7,15 @@ worker is alive. A crashed worker's key expires by itself.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import time
 
 from redis.asyncio import Redis
+
+from ailawyer.redis import create_redis_connection
 
 HEARTBEAT_PREFIX = "ailawyer:worker:heartbeat:"
 
@@ -41,3 +44,19 @@ async def live_workers(redis: Redis) -> list[str]:
         name = key.decode() if isinstance(key, bytes) else str(key)
         found.append(name.removeprefix(HEARTBEAT_PREFIX))
     return found
+
+
+async def worker_alive(redis_url: str, timeout_s: float = 3.0) -> bool:
+    """Whether any worker's heartbeat is fresh (`ailawyer worker --check`).
+
+    Any failure to ask (Redis down, a timeout) counts as "no": a health check
+    that cannot see the worker must not report it healthy.
+    """
+    client = create_redis_connection(1, url=redis_url, name="ailawyer-check")
+    try:
+        async with asyncio.timeout(timeout_s):
+            return bool(await live_workers(client))
+    except Exception:
+        return False
+    finally:
+        await client.aclose()

@@ -1,0 +1,91 @@
+"""Reaching browsers from any process: Socket.IO's write-only Redis manager.
+
+The emitter publishes on the Redis channel that every app process's Socket.IO
+server listens to; each server delivers the event to its own sockets in the room.
+So the worker (or a second app) never needs to know where a browser is connected.
+
+Pub/sub is fire-and-forget: an event emitted while a browser is away is lost. That
+is why a notification is persisted before it is emitted, and why browsers refetch
+unread notifications on every (re)connect. An emit that fails is logged by the
+caller and never undoes work that is already committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+
+from ailawyer.config import get_settings
+from ailawyer.realtime.rooms import NOTIFICATION_EVENT, akte_room, role_room, user_room
+from ailawyer.services.notifications import NotificationOut
+
+# python-socketio's default channel; the app's AsyncRedisManager listens on it.
+SOCKETIO_CHANNEL = "socketio"
+# A hung Redis must not hold a job: publishing is one short command.
+EMIT_SOCKET_TIMEOUT_S = 2.0
+
+
+class SocketEmitter:
+    """Emits events to rooms through Redis. Connects on the first emit."""
+
+    def __init__(self, redis_url: str, *, channel: str = SOCKETIO_CHANNEL) -> None:
+        self.manager = socketio.AsyncRedisManager(
+            redis_url,
+            channel=channel,
+            write_only=True,
+            # The library logs publish failures itself; through our pipeline.
+            logger=logging.getLogger("ailawyer.realtime.emitter"),
+            redis_options={
+                "socket_connect_timeout": EMIT_SOCKET_TIMEOUT_S,
+                "socket_timeout": EMIT_SOCKET_TIMEOUT_S,
+                "client_name": "ailawyer-emitter",
+            },
+        )
+
+    async def emit(self, room: str, event: str, data: Any) -> None:
+        await self.manager.emit(event, data, room=room)
+
+    async def to_user(self, user_id: str, event: str, data: Any) -> None:
+        await self.emit(user_room(user_id), event, data)
+
+    async def to_akte(self, akte_id: str, event: str, data: Any) -> None:
+        await self.emit(akte_room(akte_id), event, data)
+
+    async def to_role(self, role: str, event: str, data: Any) -> None:
+        await self.emit(role_room(role), event, data)
+
+    async def notify(self, notification: NotificationOut) -> None:
+        """Push a persisted notification to its owner's browsers."""
+        await self.to_user(notification.user_id, NOTIFICATION_EVENT, notification.to_wire())
+
+    async def close(self) -> None:
+        pubsub = getattr(self.manager, "pubsub", None)
+        redis = getattr(self.manager, "redis", None)
+        if pubsub is not None:
+            await pubsub.aclose()
+        if redis is not None:
+            await redis.aclose()
+        self.manager.redis = None
+        self.manager.pubsub = None
+        self.manager.connected = False
+
+
+_emitter: SocketEmitter | None = None
+
+
+def get_socket_emitter() -> SocketEmitter:
+    """The process's emitter, created on first use (REDIS_URL from the settings)."""
+    global _emitter
+    if _emitter is None:
+        _emitter = SocketEmitter(get_settings().redis_url)
+    return _emitter
+
+
+async def close_socket_emitter() -> None:
+    """Close the process's emitter, if one was created; the next call makes a new one."""
+    global _emitter
+    emitter, _emitter = _emitter, None
+    if emitter is not None:
+        await emitter.close()

@@ -1,0 +1,240 @@
+"""A job's outcome as notifications: persisted first, emitted after the commit.
+
+Idempotent per job and outcome. Delivery is at-least-once: a job can run again
+after a worker crashed between committing its notification and telling BullMQ.
+Each row therefore carries a dedupe key, and the unique (user, dedupe key)
+constraint turns the second insert into a lookup of the first row:
+
+- completed: `job:{queue}:{jobId}:completed`
+- failed, for the owner: `job:{queue}:{jobId}:failed:{attempt}`
+- failed, for each admin: `job:{queue}:{jobId}:failed:{attempt}:admin`
+
+The attempt number is in the failure keys because "Erneut versuchen" retries the
+same job id: a job that fails again after a manual retry fails at a later attempt
+and must notify again, while a re-run of the same attempt (a crash) must not.
+
+Emitting is best effort (pub/sub): the row is already committed and browsers
+refetch on reconnect. A re-run emits the existing row again, with the same id,
+so a browser that keys notifications by id shows it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ailawyer import messages
+from ailawyer.db.engine import Database
+from ailawyer.db.models import Notification, Role, User
+from ailawyer.logs import create_logger
+from ailawyer.queues.definitions import QueueSpec
+from ailawyer.realtime.emitter import SocketEmitter
+from ailawyer.realtime.rooms import JOB_FAILED_EVENT
+from ailawyer.services.notifications import (
+    NotificationDraft,
+    NotificationOut,
+    persist_notification,
+    persist_notifications,
+)
+
+log = create_logger("worker.notify")
+
+COMPLETED_TYPE = "job:completed"
+FAILED_TYPE = "job:failed"
+EMIT_TIMEOUT_S = 3.0
+# At most this many notifications per transaction (one multi-row INSERT).
+MAX_BATCH = 100
+
+Persisted = tuple[NotificationOut | None, bool]
+Waiter = asyncio.Future[Persisted]
+
+
+def completed_key(queue: str, job_id: str) -> str:
+    return f"job:{queue}:{job_id}:completed"
+
+
+def failed_key(queue: str, job_id: str, attempt: int) -> str:
+    return f"job:{queue}:{job_id}:failed:{attempt}"
+
+
+def failed_admin_key(queue: str, job_id: str, attempt: int) -> str:
+    return failed_key(queue, job_id, attempt) + ":admin"
+
+
+@dataclass(frozen=True)
+class FinalFailure:
+    """What the notifications of a job that failed for good say."""
+
+    job_id: str
+    user_id: str | None
+    attempt: int
+    # Already readable and free of secrets (see `execution.failure_reason`).
+    reason: str
+
+
+async def _user_exists(session: AsyncSession, user_id: str) -> bool:
+    found = await session.scalar(select(User.id).where(User.id == user_id))
+    return found is not None
+
+
+async def _admin_ids(session: AsyncSession) -> list[str]:
+    rows = await session.execute(
+        select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True))
+    )
+    return list(rows.scalars())
+
+
+def _out(row: Notification) -> NotificationOut:
+    return NotificationOut.model_validate(row)
+
+
+class GroupCommit:
+    """Persists the completion notifications of concurrent jobs in one transaction.
+
+    A job that completes while no write runs is written at once, alone; jobs that
+    complete while a write runs wait for it and are then written together (group
+    commit). Each job returns only once its own row is committed, so a job is still
+    never completed without its notification, and a database error fails every job
+    of that write, as it would have failed each alone. An idle worker waits for
+    nothing; a busy one pays one transaction (and one fsync) per batch, not per job.
+    """
+
+    def __init__(self, database: Database, max_batch: int = MAX_BATCH) -> None:
+        self._database = database
+        self._max_batch = max_batch
+        self._pending: list[tuple[NotificationDraft, Waiter]] = []
+        self._lock = asyncio.Lock()
+
+    async def persist(self, draft: NotificationDraft) -> Persisted:
+        future: Waiter = asyncio.get_running_loop().create_future()
+        self._pending.append((draft, future))
+        try:
+            while not future.done():
+                async with self._lock:
+                    if not future.done():
+                        batch = self._pending[: self._max_batch]
+                        del self._pending[: self._max_batch]
+                        await self._write(batch)
+        except BaseException:
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved: this task ends with its own error
+            raise
+        return future.result()
+
+    async def _write(self, batch: list[tuple[NotificationDraft, Waiter]]) -> None:
+        try:
+            async with self._database.session() as session:
+                results = await persist_notifications(session, [draft for draft, _ in batch])
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:
+            # Cancelled (forced shutdown): nobody may wait for a write that never comes.
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(RuntimeError("notification write interrupted"))
+            raise
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+class JobNotifier:
+    """Persists and emits the notifications of job outcomes for one worker process."""
+
+    def __init__(self, database: Database, emitter: SocketEmitter) -> None:
+        self.database = database
+        self.emitter = emitter
+        self._group = GroupCommit(database)
+
+    async def completed(self, spec: QueueSpec, job_id: str, user_id: str) -> None:
+        """Commit the owner's notification (raises when the database fails), then emit."""
+        draft = NotificationDraft(
+            user_id=user_id,
+            type=COMPLETED_TYPE,
+            title=messages.JOB_COMPLETED_TITLE,
+            message=messages.JOB_COMPLETED_MESSAGE.format(queue=spec.label),
+            data={"jobId": job_id, "queue": spec.name},
+            dedupe_key=completed_key(spec.name, job_id),
+        )
+        out, created = await self._group.persist(draft)
+        if out is None:
+            log.warning("notification.owner_unknown", queue=spec.name, outcome="completed")
+            return
+        # `job.completed` (info) follows for every job; this line is detail.
+        log.debug(
+            "notification.persisted", outcome="completed", notificationId=out.id, created=created
+        )
+        await self._emit([out])
+
+    async def failed(self, spec: QueueSpec, failure: FinalFailure) -> None:
+        """Commit the owner's and every admin's notification, then emit them."""
+        async with self.database.session() as session:
+            outs: list[NotificationOut] = []
+            if failure.user_id and await _user_exists(session, failure.user_id):
+                row, _ = await persist_notification(
+                    session,
+                    user_id=failure.user_id,
+                    type=FAILED_TYPE,
+                    title=messages.JOB_FAILED_TITLE,
+                    message=messages.JOB_FAILED_MESSAGE,
+                    data={"jobId": failure.job_id, "queue": spec.name},
+                    dedupe_key=failed_key(spec.name, failure.job_id, failure.attempt),
+                )
+                outs.append(_out(row))
+            else:
+                log.warning("notification.owner_unknown", queue=spec.name, outcome="failed")
+            admin_data: dict[str, Any] = {
+                "jobId": failure.job_id,
+                "queue": spec.name,
+                "userId": failure.user_id,
+                "attempt": failure.attempt,
+                "error": failure.reason,
+            }
+            for admin_id in await _admin_ids(session):
+                row, _ = await persist_notification(
+                    session,
+                    user_id=admin_id,
+                    type=FAILED_TYPE,
+                    title=messages.JOB_FAILED_ADMIN_TITLE,
+                    message=messages.JOB_FAILED_ADMIN_MESSAGE.format(
+                        job_id=failure.job_id, queue=spec.name, reason=failure.reason
+                    ),
+                    data=admin_data,
+                    dedupe_key=failed_admin_key(spec.name, failure.job_id, failure.attempt),
+                )
+                outs.append(_out(row))
+        log.info("notification.persisted", outcome="failed", count=len(outs))
+        await self._emit(outs)
+        await self._emit_to_admins(admin_data)
+
+    async def _emit_to_admins(self, data: dict[str, Any]) -> None:
+        """The failure with its error to `role:ADMIN`, for every admin connected now."""
+        try:
+            async with asyncio.timeout(EMIT_TIMEOUT_S):
+                await self.emitter.to_role(Role.ADMIN.value, JOB_FAILED_EVENT, data)
+        except Exception as exc:
+            log.warning("admin_event.emit_failed", error=type(exc).__name__)
+
+    async def _emit(self, notifications: list[NotificationOut]) -> None:
+        # Each row goes to its owner's room. Admin rows are one per admin (each can
+        # be marked read on its own), so they go to `user:{adminId}` rather than to
+        # `role:ADMIN`, where every admin would receive every admin's copy.
+        for notification in notifications:
+            try:
+                async with asyncio.timeout(EMIT_TIMEOUT_S):
+                    await self.emitter.notify(notification)
+            except Exception as exc:
+                log.warning(
+                    "notification.emit_failed",
+                    notificationId=notification.id,
+                    error=type(exc).__name__,
+                )
+            else:
+                log.debug("notification.emitted", notificationId=notification.id)

@@ -1,0 +1,324 @@
+"""The worker process: owns every connection, BullMQ worker and background task.
+
+Start: first heartbeat (waits for Redis), the settings subscription, one BullMQ
+`Worker` per queue (`autorun=False`, its `run()` awaited as a task we own), then
+"Worker started". Stop, on SIGINT/SIGTERM ("Received shutdown signal"):
+
+1. pause every worker: no new jobs are fetched, in-flight jobs keep running and
+   their locks keep being renewed;
+2. wait for them up to SHUTDOWN_TIMEOUT;
+3. close the workers, forcing it if jobs are left: those stay `active` until
+   their lock expires, then another worker recovers them as stalled;
+4. close the settings subscription, the heartbeat (deleting the key), the
+   emitter, the metrics endpoint, the database and Redis; "All workers closed";
+   exit 0.
+
+A second signal ends the process at once. Every Redis call made while stopping
+is bounded in time: the worker's clients never give up on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bullmq import Worker
+from redis.asyncio import Redis
+
+from ailawyer.config import Settings
+from ailawyer.db.engine import Database
+from ailawyer.logs import create_logger, trace
+from ailawyer.queues.options import worker_options
+from ailawyer.realtime.emitter import close_socket_emitter, get_socket_emitter
+from ailawyer.redis import get_worker_connection
+from ailawyer.worker.events import listen
+from ailawyer.worker.execution import JobExecutor, ThreadPool
+from ailawyer.worker.heartbeat import beat, new_worker_id, stop_beating
+from ailawyer.worker.metrics import WorkerMetrics
+from ailawyer.worker.notify import JobNotifier
+from ailawyer.worker.registry import QueueBinding, RegistryError, load_bindings
+from ailawyer.worker.settings_listener import SettingsListener
+
+log = create_logger("worker")
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+CLOSE_STEP_TIMEOUT_S = 3.0
+POLL_S = 0.02
+
+
+class StartupError(RuntimeError):
+    """The worker cannot run (a port taken, a queue without processor)."""
+
+
+async def _poll_until(condition: Callable[[], bool], deadline: float | None) -> bool:
+    """Wait until `condition()` holds or the monotonic `deadline` passes.
+
+    BullMQ's worker offers no event for "running" or "no job in flight"; polling
+    its state every few milliseconds is the honest way to wait for it.
+    """
+    while not condition():
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(POLL_S)
+    return True
+
+
+def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    error = context.get("exception")
+    task = context.get("task") or context.get("future")
+    log.error(
+        "asyncio.unhandled_error",
+        detail=context.get("message"),
+        task=task.get_name() if isinstance(task, asyncio.Task) else None,
+        exc_info=error if isinstance(error, BaseException) else None,
+    )
+
+
+def _log_task_end(task: asyncio.Task[Any]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("worker.task_failed", task=task.get_name(), exc_info=error)
+
+
+async def _bounded(step: str, awaitable: Awaitable[Any]) -> None:
+    """Run one shutdown step; a failure or a hang is logged and the shutdown goes on."""
+    try:
+        async with asyncio.timeout(CLOSE_STEP_TIMEOUT_S):
+            await awaitable
+    except Exception as exc:
+        log.warning("shutdown.step_failed", step=step, error=type(exc).__name__)
+
+
+class WorkerRunner:
+    def __init__(self, settings: Settings, bindings: list[QueueBinding]) -> None:
+        self.settings = settings
+        self.bindings = bindings
+        self.worker_id = new_worker_id()
+        self.queue_names = [binding.spec.name for binding in bindings]
+        self.metrics = WorkerMetrics(self.queue_names)
+        self.threads = ThreadPool(max(1, settings.worker_concurrency * len(bindings)))
+        self.workers: list[Worker] = []
+        self.run_tasks: list[asyncio.Task[Any]] = []
+        self.background: list[asyncio.Task[Any]] = []
+        self.control: Redis | None = None
+        self.database: Database | None = None
+        self.signals = 0
+        self.stop_requested_at: float | None = None
+        self.stopping = asyncio.Event()
+        # Set when something could not be closed (a job thread still running, a
+        # close that hung): the process then ends without waiting for it.
+        self.unfinished = False
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_log_loop_exception)
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        code = 0
+        try:
+            code = await self._start_then_supervise()
+        except StartupError as exc:
+            log.error("worker.start_failed", error=str(exc))
+            code = 1
+        except Exception:
+            log.exception("worker.start_failed")
+            code = 1
+        finally:
+            await self._shutdown()
+            for sig in SIGNALS:
+                loop.remove_signal_handler(sig)
+        log.info("All workers closed", exit_code=code)
+        return code
+
+    async def _start_then_supervise(self) -> int:
+        starting = asyncio.create_task(self._start(), name="start")
+        stop = asyncio.create_task(self.stopping.wait(), name="stop-wait")
+        try:
+            await asyncio.wait({starting, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():  # a signal while waiting for Redis
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+                return 0
+            starting.result()
+            log.info(
+                "Worker started",
+                workerId=self.worker_id,
+                queues=self.queue_names,
+                concurrency=self.settings.worker_concurrency,
+                prefix=self.settings.bullmq_prefix,
+                eventLoop=type(asyncio.get_running_loop()).__module__.split(".")[0],
+            )
+            done, _ = await asyncio.wait(
+                {stop, *self.run_tasks}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if stop in done:
+                return 0
+            # BullMQ's run() only returns on its own after an internal error.
+            crashed = [task.get_name() for task in done]
+            log.error("worker.stopped_unexpectedly", tasks=crashed)
+            return 1
+        finally:
+            stop.cancel()
+
+    async def _start(self) -> None:
+        settings = self.settings
+        self.control = get_worker_connection(settings.redis_url)
+        self.database = Database(settings.effective_database_url)
+        notifier = JobNotifier(self.database, get_socket_emitter())
+        if settings.worker_metrics_port:
+            try:
+                self.metrics.serve(settings.worker_metrics_port)
+            except OSError as exc:
+                raise StartupError(
+                    f"WORKER_METRICS_PORT {settings.worker_metrics_port}: {exc.strerror or exc}"
+                ) from exc
+        # The first beat waits for Redis (the client never gives up): "started"
+        # then means reachable.
+        await beat(self.control, self.worker_id, settings.worker_heartbeat_ttl_s, self.queue_names)
+        self._spawn(self._heartbeat(), "heartbeat")
+        self._spawn(SettingsListener(self.control, self.database).run(), "settings")
+        for binding in self.bindings:
+            self._add_worker(binding, notifier)
+        # run() names its connections first; a worker closed before that would
+        # leave them open. "started" therefore means every worker is running.
+        await _poll_until(lambda: all(worker.running for worker in self.workers), None)
+
+    def _add_worker(self, binding: QueueBinding, notifier: JobNotifier) -> None:
+        spec = binding.spec
+        executor = JobExecutor(
+            spec, binding.processor, notifier=notifier, metrics=self.metrics, threads=self.threads
+        )
+        options = worker_options(
+            self.settings,
+            connection=get_worker_connection(self.settings.redis_url),
+            concurrency=self.settings.worker_concurrency,
+            prefix=self.settings.bullmq_prefix,
+        )
+        worker = Worker(spec.name, executor, options)
+        listen(worker, spec, self.metrics)
+        self.workers.append(worker)
+        task = asyncio.create_task(worker.run(), name=f"bullmq:{spec.name}")
+        task.add_done_callback(_log_task_end)
+        self.run_tasks.append(task)
+
+    def _spawn(self, coroutine: Awaitable[Any], name: str) -> None:
+        task = asyncio.ensure_future(coroutine)
+        task.set_name(name)
+        task.add_done_callback(_log_task_end)
+        self.background.append(task)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self.signals += 1
+        if self.signals > 1:
+            log.warning("shutdown.forced", signal=sig.name)
+            logging.shutdown()
+            os._exit(128 + sig.value)
+        log.info("Received shutdown signal", signal=sig.name)
+        self.stop_requested_at = time.monotonic()
+        self.stopping.set()
+
+    # -- background ------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        assert self.control is not None
+        ttl = self.settings.worker_heartbeat_ttl_s
+        interval = ttl / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with asyncio.timeout(interval):
+                    await beat(self.control, self.worker_id, ttl, self.queue_names)
+            except Exception as exc:
+                log.warning("heartbeat.failed", error=type(exc).__name__)
+            else:
+                trace(log, "heartbeat.sent", workerId=self.worker_id)
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        await self._close_workers()
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        if self.control is not None:
+            await _bounded("heartbeat", stop_beating(self.control, self.worker_id))
+        await _bounded("emitter", close_socket_emitter())
+        await _bounded("metrics", asyncio.to_thread(self.metrics.close))
+        if self.database is not None:
+            await _bounded("database", self.database.dispose())
+        if self.control is not None:
+            await _bounded("redis", self.control.aclose())
+        self.threads.shutdown()
+        if self.threads.busy:
+            log.warning("shutdown.threads_abandoned", count=self.threads.busy)
+            self.unfinished = True
+
+    async def _close_workers(self) -> None:
+        if not self.workers:
+            return
+        started = self.stop_requested_at or time.monotonic()
+        deadline = started + self.settings.shutdown_timeout
+        # Stopped during start: let run() name its connections before closing.
+        await _poll_until(
+            lambda: all(worker.running or task.done() for worker, task in self._pairs()),
+            started + CLOSE_STEP_TIMEOUT_S,
+        )
+        for worker in self.workers:
+            await worker.pause(True)  # do_not_wait_active: stop fetching, keep locks
+        await _poll_until(lambda: not self._in_flight(), deadline)
+        left = self._in_flight()
+        if left:
+            log.warning("shutdown.timeout", jobIds=left, timeout_s=self.settings.shutdown_timeout)
+        closing = [asyncio.ensure_future(w.close(force=bool(left))) for w in self.workers]
+        _, pending = await asyncio.wait([*closing, *self.run_tasks], timeout=CLOSE_STEP_TIMEOUT_S)
+        if pending:
+            # close() shields itself against cancellation; do not wait for it.
+            log.warning("shutdown.close_incomplete", pending=len(pending))
+            self.unfinished = True
+        for task in self.run_tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("worker.run_failed", task=task.get_name(), exc_info=task.exception())
+
+    def _pairs(self) -> list[tuple[Worker, asyncio.Task[Any]]]:
+        return list(zip(self.workers, self.run_tasks, strict=True))
+
+    def _in_flight(self) -> list[str]:
+        return [str(job.id) for worker in self.workers for job, _token in list(worker.jobs)]
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - no uvloop on Windows
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run_worker(settings: Settings) -> int:
+    """Run until a signal; returns the exit code."""
+    try:
+        bindings = load_bindings(settings.extra_queue_modules)
+    except RegistryError as exc:
+        log.error("worker.misconfigured", error=str(exc))
+        return 2
+    with asyncio.Runner(loop_factory=_loop_factory()) as loop_runner:
+        runner = WorkerRunner(settings, bindings)
+        code = loop_runner.run(runner.run())
+        if runner.unfinished:
+            # A job thread or a hung close would keep the interpreter alive; the
+            # jobs concerned are recovered as stalled by another worker.
+            logging.shutdown()
+            sys.stdout.flush()
+            os._exit(code)
+    return code

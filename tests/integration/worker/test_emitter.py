@@ -1,0 +1,72 @@
+"""The write-only Socket.IO emitter, read back from its Redis channel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from ailawyer.realtime.emitter import (
+    SOCKETIO_CHANNEL,
+    close_socket_emitter,
+    get_socket_emitter,
+)
+from ailawyer.services.notifications import NotificationOut
+
+
+@pytest.fixture
+async def channel(redis_client: Redis) -> AsyncIterator[PubSub]:
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(SOCKETIO_CHANNEL)
+    yield pubsub
+    await pubsub.aclose()
+
+
+async def received(pubsub: PubSub) -> dict[str, object]:
+    for _ in range(50):
+        message = await pubsub.get_message(timeout=0.1)
+        if message is not None:
+            payload: dict[str, object] = json.loads(message["data"])
+            return payload
+    raise AssertionError("nothing published")
+
+
+async def test_emits_to_user_akte_and_role_rooms(channel: PubSub) -> None:
+    emitter = get_socket_emitter()
+    try:
+        assert get_socket_emitter() is emitter  # one per process
+        notification = NotificationOut(
+            id="n1",
+            user_id="u1",
+            type="job:completed",
+            title="Vorgang abgeschlossen",
+            message="…",
+            data={"jobId": "j1", "queue": "test"},
+            read=False,
+            dismissed=False,
+            sound_type=None,
+            created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        )
+        await emitter.notify(notification)
+        payload = await received(channel)
+        assert (payload["method"], payload["event"], payload["room"]) == (
+            "emit",
+            "notification",
+            "user:u1",
+        )
+        assert payload["namespace"] == "/"
+        assert payload["data"] == [notification.to_wire()]
+        assert notification.to_wire()["createdAt"] == "2026-01-02T03:04:05Z"
+
+        await emitter.to_akte("a1", "akte:updated", {"id": "a1"})
+        assert (await received(channel))["room"] == "akte:a1"
+        await emitter.to_role("ADMIN", "notification", {"x": 1})
+        assert (await received(channel))["room"] == "role:ADMIN"
+    finally:
+        await close_socket_emitter()
+    assert get_socket_emitter() is not emitter  # closed: the next call makes a new one
+    await close_socket_emitter()

@@ -1,0 +1,147 @@
+"""A job's way through a real worker process: processed, persisted, pushed."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+from bullmq import Queue
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from ailawyer import messages
+from ailawyer.db.engine import Database
+from ailawyer.db.models import User
+from ailawyer.queues import TestJobData, test_queue
+from ailawyer.queues.producer import QueueProducer
+from ailawyer.realtime.emitter import SOCKETIO_CHANNEL
+from ailawyer.worker.notify import completed_key
+from tests.fixtures.queues import bad_result_queue
+from tests.fixtures.services import REDIS_URL, free_port
+from tests.fixtures.workers import (
+    WorkerFactory,
+    notifications_of,
+    run_cli,
+    wait_for_state,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+
+async def next_emit(pubsub: PubSub, room: str, timeout: float = 5) -> dict[str, Any]:
+    """The next Socket.IO manager message addressed to `room`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+        if message is None:
+            continue
+        payload: dict[str, Any] = json.loads(message["data"])
+        if payload.get("room") == room:
+            return payload
+    raise AssertionError(f"nothing emitted to {room} within {timeout}s")
+
+
+async def test_enqueued_job_is_completed_persisted_and_emitted(
+    worker_process: WorkerFactory,
+    producer: QueueProducer,
+    db: Database,
+    owner: User,
+    redis_client: Redis,
+) -> None:
+    metrics_port = free_port()
+    worker = await worker_process(WORKER_METRICS_PORT=str(metrics_port))
+    pubsub = redis_client.pubsub()
+    await pubsub.subscribe(SOCKETIO_CHANNEL)
+    try:
+        started = time.monotonic()
+        enqueued = await producer.enqueue(
+            test_queue, TestJobData(user_id=owner.id, message="Hallo Worker")
+        )
+        job = await wait_for_state(producer, "test", enqueued.id, "completed", timeout=5)
+        assert time.monotonic() - started < 5
+        assert job.returnvalue == {"success": True}
+        assert len(enqueued.id) == 32 and enqueued.id != "1"  # not BullMQ's counter
+
+        [row] = await notifications_of(db, owner.id)
+        assert (row.type, row.title) == ("job:completed", messages.JOB_COMPLETED_TITLE)
+        assert row.message == messages.JOB_COMPLETED_MESSAGE.format(queue=test_queue.label)
+        assert row.data == {"jobId": enqueued.id, "queue": "test"}
+        assert row.dedupe_key == completed_key("test", enqueued.id)
+
+        emitted = await next_emit(pubsub, f"user:{owner.id}")
+        assert emitted["event"] == "notification"
+        [wire] = emitted["data"]
+        assert wire["id"] == row.id
+        assert (wire["userId"], wire["type"], wire["read"]) == (owner.id, "job:completed", False)
+
+        assert worker.find("Worker started")[0]["eventLoop"] == "uvloop"
+        # The job's lines carry its id and owner, the processor's own included.
+        [processing] = worker.find("test_job.processing", jobId=enqueued.id)
+        assert processing["userId"] == owner.id
+        assert processing["data"] == {"userId": owner.id, "message": "Hallo Worker"}
+        await worker.wait_for("job.completed", jobId=enqueued.id)
+
+        # Delivered again (as after a crash before BullMQ heard of the outcome):
+        # the job runs again, the notification is not stored twice, the same row
+        # is pushed again.
+        await job.retry("completed")
+        await wait_until(lambda: len(worker.find("job.completed", jobId=enqueued.id)) == 2, 5)
+        assert [n.id for n in await notifications_of(db, owner.id)] == [row.id]
+        assert (await next_emit(pubsub, f"user:{owner.id}"))["data"][0]["id"] == row.id
+
+        body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert 'ailawyer_jobs_completed_total{queue="test"} 2.0' in body
+        assert 'ailawyer_job_duration_seconds_count{queue="test"} 2.0' in body
+        assert 'ailawyer_jobs_failed_total{queue="test"} 0.0' in body
+    finally:
+        await pubsub.aclose()
+
+
+async def test_bad_payload_and_bad_result_fail_that_job_and_the_worker_goes_on(
+    worker_process: WorkerFactory,
+    producer: QueueProducer,
+    db: Database,
+    owner: User,
+    prefix: str,
+) -> None:
+    worker = await worker_process()
+    # Another producer (say, Node BullMQ) may send anything; it is checked again here.
+    foreign = Queue("test", {"connection": REDIS_URL, "prefix": prefix})
+    try:
+        bad = await foreign.add(
+            "test", {"userId": owner.id, "unexpected": True}, {"jobId": "foreign-1", "attempts": 4}
+        )
+    finally:
+        await foreign.close()
+    result = await producer.enqueue(bad_result_queue, TestJobData(user_id=owner.id, message="x"))
+    good = await producer.enqueue(test_queue, TestJobData(user_id=owner.id, message="ok"))
+
+    failed = await wait_for_state(producer, "test", bad.id, "failed", timeout=5)
+    assert failed.attemptsMade == 1  # unrecoverable: no retries
+    assert failed.failedReason.startswith("invalid payload for queue 'test': ")
+    assert "message: Field required" in failed.failedReason
+    assert "unexpected: Extra inputs are not permitted" in failed.failedReason
+
+    failed = await wait_for_state(producer, "bad-result", result.id, "failed", timeout=5)
+    assert failed.attemptsMade == 1
+    assert "cannot be stored as JSON" in failed.failedReason
+    assert "datetime" in failed.failedReason
+
+    await wait_for_state(producer, "test", good.id, "completed", timeout=5)
+    assert worker.process.poll() is None
+    kinds = sorted(n.type for n in await notifications_of(db, owner.id))
+    assert kinds == ["job:completed", "job:failed", "job:failed"]
+
+
+def test_a_queue_without_processor_stops_the_worker_at_start(
+    worker_process: WorkerFactory,
+) -> None:
+    env = worker_process.env(WORKER_EXTRA_QUEUES="tests.fixtures.no_such_module")
+    result = run_cli("worker", env=env)
+    assert result.returncode == 2
+    assert "cannot import 'tests.fixtures.no_such_module'" in result.stdout
+    assert "Worker started" not in result.stdout
