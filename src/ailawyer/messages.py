@@ -26,3 +26,9 @@ JOB_FAILED_TITLE: Final = "Vorgang fehlgeschlagen"
 JOB_FAILED_MESSAGE: Final = "Vorgang fehlgeschlagen. Erneut versuchen?"
 JOB_FAILED_ADMIN_TITLE: Final = "Job endgültig fehlgeschlagen"
 JOB_FAILED_ADMIN_MESSAGE: Final = "Job {job_id} in Queue „{queue}“ ist fehlgeschlagen: {reason}"
+
+# Admin queue dashboard.
+QUEUE_NOT_FOUND: Final = "Queue nicht gefunden"
+UNKNOWN_JOB_STATE: Final = "Unbekannter Job-Status"
+JOB_NOT_DELAYED: Final = "Job ist nicht verzögert"
+JOB_LOCKED: Final = "Job wird gerade bearbeitet und kann nicht entfernt werden"

@@ -93,17 +93,23 @@ def decode_value(setting_type: str, raw: str) -> Any:
         return raw
 
 
-async def seed_defaults(session: AsyncSession) -> int:
-    """Insert the defaults that are missing; never overwrite a value. Returns the count."""
+async def seed_defaults(session: AsyncSession, initial: dict[str, Any] | None = None) -> int:
+    """Insert the defaults that are missing; never overwrite a value. Returns the count.
+
+    `initial` replaces a default's value when it is first stored, so that e.g. the
+    operator's LOG_LEVEL becomes the starting `log.level` instead of being
+    overridden by the built-in default at the first re-read.
+    """
     existing = set((await session.execute(select(SystemSetting.key))).scalars())
     added = 0
     for item in DEFAULTS:
         if item.key in existing:
             continue
+        value = (initial or {}).get(item.key, item.value)
         session.add(
             SystemSetting(
                 key=item.key,
-                value=encode_value(item.type, item.value),
+                value=encode_value(item.type, parse_value(item.type, value, key=item.key)),
                 type=item.type.value,
                 category=item.category,
                 label=item.label,

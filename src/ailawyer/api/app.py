@@ -1,0 +1,77 @@
+"""The app factory: `create_fastapi_app` builds the API, `create_app` the ASGI app
+that `ailawyer serve` runs.
+
+Nothing happens at import time. `create_fastapi_app` only declares (routes,
+middleware, error handlers); connections are opened by the lifespan
+(`api.state.open_state`). `create_app` is the place for whatever wraps or joins
+the API as one ASGI application (the Socket.IO endpoint, the web pages).
+
+Middleware, outermost first: request context (request id, access log, metrics,
+last-resort 500), then the body limit, then FastAPI's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Scope
+
+from ailawyer.api.errors import install_error_handlers
+from ailawyer.api.metrics import Metrics
+from ailawyer.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from ailawyer.api.routes import ROUTERS
+from ailawyer.api.state import STATE_KEY, AppState, lifespan_state, open_state
+from ailawyer.config import Settings, get_settings
+from ailawyer.realtime.server import SOCKETIO_PATH, SocketEndpoint, SocketServer
+from ailawyer.web import install_web
+
+API_TITLE = "ailawyer"
+API_DESCRIPTION = (
+    "JSON API of the AI-Lawyer job foundation. Log in with `POST /api/auth/login`; "
+    "the `session` cookie authenticates, and every POST/PUT/PATCH/DELETE also "
+    "sends the login's `csrfToken` as `X-CSRF-Token`. Errors are "
+    '`{"error": "<Nachricht>", ...}`.'
+)
+
+
+def create_fastapi_app(settings: Settings) -> FastAPI:
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with open_state(settings, metrics) as state:
+            yield lifespan_state(state)
+
+    app = FastAPI(
+        title=API_TITLE,
+        description=API_DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    # add_middleware wraps: the last one added is the outermost.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def _socket_server(scope: Scope) -> SocketServer:
+    state: AppState = scope["state"][STATE_KEY]
+    return state.socket
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    """The ASGI application of `ailawyer serve`."""
+    app = create_fastapi_app(settings or get_settings())
+    # Same origin as the API: Socket.IO (server owned by the lifespan) and the pages.
+    app.mount(SOCKETIO_PATH, SocketEndpoint(_socket_server))
+    install_web(app)
+    return app

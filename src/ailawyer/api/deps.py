@@ -1,0 +1,153 @@
+"""Request dependencies, as `Annotated` aliases: `SessionDep`, `CurrentUser`, `AdminUser`.
+
+`SessionDep` is the request's unit of work. It is the boundary that commits:
+when the endpoint returns, it commits, and only then are the request's
+`PostCommit` jobs and messages sent. Both are function-scoped dependencies, so
+this happens *before* the response goes out: a client never sees 2xx for
+something that was not committed, and an exception rolls everything back and
+sends nothing.
+
+Authentication reads the `session` cookie. A state-changing request (POST, PUT,
+PATCH, DELETE) carrying it must also carry `X-CSRF-Token` (double submit,
+SPEC §5); the token is derived from the session, so there is nothing to store.
+
+Every dependency is `async def`: FastAPI would run a plain `def` in its thread
+pool, a needless hop for work that never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Final, cast
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, APIKeyHeader
+from redis.asyncio import Redis
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ailawyer import messages
+from ailawyer.api.post_commit import PostCommit
+from ailawyer.api.state import STATE_KEY, AppState
+from ailawyer.config import Settings
+from ailawyer.db.models import User
+from ailawyer.errors import Forbidden, ServiceUnavailable, Unauthorized
+from ailawyer.logs import bind_context, create_logger
+from ailawyer.queues.producer import QueueProducer
+from ailawyer.services import auth
+
+log = create_logger("api.deps")
+
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+DB_CONNECT_TIMEOUT_S: Final = 5.0
+
+# Declared as security schemes so the OpenAPI document says how to authenticate.
+_session_cookie = APIKeyCookie(
+    name=auth.SESSION_COOKIE, auto_error=False, description="Set by POST /api/auth/login"
+)
+_csrf_header = APIKeyHeader(
+    name=auth.CSRF_HEADER,
+    auto_error=False,
+    description="The login's csrfToken; required on POST, PUT, PATCH and DELETE",
+)
+
+
+async def get_state(request: Request) -> AppState:
+    return cast(AppState, getattr(request.state, STATE_KEY))
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_settings_dep(state: StateDep) -> Settings:
+    return state.settings
+
+
+async def get_producer(state: StateDep) -> QueueProducer:
+    return state.producer
+
+
+async def get_redis(state: StateDep) -> Redis:
+    return state.redis
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ProducerDep = Annotated[QueueProducer, Depends(get_producer)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+
+
+async def get_post_commit(state: StateDep) -> AsyncIterator[PostCommit]:
+    buffer = PostCommit(state.producer, state.redis)
+    yield buffer
+    # Reached only when the endpoint (and the commit after it) succeeded.
+    await buffer.flush()
+
+
+PostCommitDep = Annotated[PostCommit, Depends(get_post_commit, scope="function")]
+
+
+async def _connect(session: AsyncSession) -> None:
+    """Take the request's connection now, under a deadline: a database that is
+    gone or does not answer is a 503, not a hung request or a 500."""
+    try:
+        async with asyncio.timeout(DB_CONNECT_TIMEOUT_S):
+            await session.connection()
+    except (DBAPIError, OSError, TimeoutError) as exc:
+        log.error("database.unavailable", error=type(exc).__name__)
+        raise ServiceUnavailable(messages.SERVICE_UNAVAILABLE) from exc
+
+
+async def get_db_session(state: StateDep, _after: PostCommitDep) -> AsyncIterator[AsyncSession]:
+    """Depends on `PostCommitDep`, so it is entered after it and exits (commits)
+    before the buffer is flushed."""
+    async with state.database.sessionmaker() as session:
+        await _connect(session)
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+
+async def get_auth(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    cookie: Annotated[str | None, Depends(_session_cookie)],
+    csrf: Annotated[str | None, Depends(_csrf_header)],
+) -> auth.Authenticated:
+    secret = state.settings.auth_secret.get_secret_value()
+    token = auth.token_from_cookie(secret, cookie)
+    if token is None:
+        raise Unauthorized(messages.NOT_AUTHENTICATED)
+    if request.method not in SAFE_METHODS and not auth.csrf_matches(secret, token, csrf):
+        raise Forbidden(messages.CSRF_FAILED)
+    found = await auth.authenticate(session, secret=secret, cookie=cookie)
+    if found is None:
+        raise Unauthorized(messages.NOT_AUTHENTICATED)
+    bind_context(userId=found.user.id)
+    return found
+
+
+AuthDep = Annotated[auth.Authenticated, Depends(get_auth)]
+
+
+async def get_current_user(found: AuthDep) -> User:
+    return found.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden(messages.NO_PERMISSION)
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]

@@ -1,0 +1,65 @@
+"""Side effects that other processes see, held back until the request commits.
+
+A job enqueued inside a request must not reach a worker before the rows it
+refers to are committed (the worker would not find them), and must not be sent
+at all when the request fails and rolls back. The same holds for a
+`settings:changed` message. So a request collects them here; the request's
+session dependency commits, then `flush()` sends them in order. A request that
+raises never flushes.
+
+The payload is validated and the job id chosen when the job is *added*, so a
+bad payload fails the request before anything is written, and the response can
+already carry the id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+
+from ailawyer.logs import create_logger
+from ailawyer.queues.definitions import QueueSpec
+from ailawyer.queues.jobs import redis_deadline
+from ailawyer.queues.payloads import JobPayload
+from ailawyer.queues.producer import EnqueuedJob, QueueProducer, new_job_id, validate_payload
+
+log = create_logger("api.post_commit")
+
+
+class PostCommit:
+    """One request's buffer of jobs and messages."""
+
+    def __init__(self, producer: QueueProducer, redis: Redis) -> None:
+        self._producer = producer
+        self._redis = redis
+        self._actions: list[Callable[[], Awaitable[Any]]] = []
+
+    def enqueue(self, spec: QueueSpec, data: JobPayload | dict[str, Any]) -> EnqueuedJob:
+        payload = validate_payload(spec, data)
+        job_id = new_job_id()
+
+        async def send() -> None:
+            await self._producer.enqueue(spec, payload, job_id=job_id)
+
+        self._actions.append(send)
+        return EnqueuedJob(id=job_id, queue=spec.name)
+
+    def publish(self, channel: str, message: str) -> None:
+        async def send() -> None:
+            async with redis_deadline(self._producer.timeout_s):
+                await self._redis.publish(channel, message)
+            log.debug("redis.published", channel=channel)
+
+        self._actions.append(send)
+
+    @property
+    def pending(self) -> int:
+        return len(self._actions)
+
+    async def flush(self) -> None:
+        """Send everything, in order. Raises ServiceUnavailable if Redis is away."""
+        actions, self._actions = self._actions, []
+        for action in actions:
+            await action()

@@ -1,0 +1,33 @@
+"""Admin actions of this foundation: `POST /api/admin/test-job`, the pipeline's
+end-to-end proof (SPEC §3). The queue dashboard's routes live beside it
+(`/api/admin/queues`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from ailawyer.api.deps import AdminUser, PostCommitDep
+from ailawyer.api.errors import error_responses
+from ailawyer.queues import TestJobData, test_queue
+from ailawyer.schemas import CamelModel
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+TEST_JOB_MESSAGE = "Test job from admin"
+
+
+class EnqueuedOut(CamelModel):
+    job_id: str
+    queue: str
+
+
+@router.post(
+    "/test-job",
+    response_model=EnqueuedOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Enqueue a test job for the calling admin",
+    responses=error_responses(401, 403, 503),
+)
+async def enqueue_test_job(admin: AdminUser, after_commit: PostCommitDep) -> EnqueuedOut:
+    job = after_commit.enqueue(test_queue, TestJobData(user_id=admin.id, message=TEST_JOB_MESSAGE))
+    return EnqueuedOut(job_id=job.id, queue=job.queue)

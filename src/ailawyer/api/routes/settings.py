@@ -1,0 +1,89 @@
+"""System settings, for ADMINs: read all, read one, change one.
+
+A change is validated against the setting's type (422 and nothing stored when
+it does not fit), committed, and only then published on `settings:changed`,
+where every app and worker process picks it up (this one included).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from ailawyer.api.deps import AdminUser, PostCommitDep, SessionDep
+from ailawyer.api.errors import error_responses
+from ailawyer.db.models import SystemSetting
+from ailawyer.logs import create_logger
+from ailawyer.schemas import CamelModel
+from ailawyer.services import settings as service
+
+router = APIRouter(prefix="/api/settings", tags=["settings"])
+log = create_logger("api.settings")
+
+SettingKey = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+class SettingOut(CamelModel):
+    key: str
+    value: Any
+    type: str
+    category: str
+    label: str | None
+    updated_at: datetime
+
+
+class SettingUpdate(CamelModel):
+    value: Any
+
+
+def _out(item: SystemSetting) -> SettingOut:
+    return SettingOut(
+        key=item.key,
+        value=service.decode_value(item.type, item.value),
+        type=item.type,
+        category=item.category,
+        label=item.label,
+        updated_at=item.updated_at,
+    )
+
+
+@router.get(
+    "",
+    response_model=list[SettingOut],
+    summary="Every system setting",
+    responses=error_responses(401, 403, 503),
+)
+async def list_settings(_: AdminUser, session: SessionDep) -> list[SettingOut]:
+    return [_out(item) for item in await service.list_settings(session)]
+
+
+@router.get(
+    "/{key}",
+    response_model=SettingOut,
+    summary="One system setting",
+    responses=error_responses(401, 403, 404, 503),
+)
+async def get_setting(key: SettingKey, _: AdminUser, session: SessionDep) -> SettingOut:
+    return _out(await service.get_setting(session, key))
+
+
+@router.put(
+    "/{key}",
+    response_model=SettingOut,
+    summary="Change a system setting (validated by its type, then published)",
+    responses=error_responses(401, 403, 404, 503),
+)
+async def update_setting(
+    key: SettingKey,
+    body: SettingUpdate,
+    _: AdminUser,
+    session: SessionDep,
+    after_commit: PostCommitDep,
+) -> SettingOut:
+    item = await service.update_setting(session, key, body.value)
+    value = service.decode_value(item.type, item.value)
+    after_commit.publish(service.SETTINGS_CHANNEL, service.change_message(key, value))
+    log.info("settings.changed", key=key)
+    return _out(item)

@@ -1,0 +1,188 @@
+"""The app's state and its lifespan: what is opened at start and closed at the end.
+
+`AppState` is the single owner of the process's connections. The lifespan opens
+them in order, fails the start when Redis or the database does not answer (an
+app that cannot enqueue or log anyone in should not report itself started), and
+closes them in reverse order. Requests reach the state through
+`api.deps.get_state` (Starlette copies the lifespan's dict into every request's
+scope under `STATE_KEY`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from ailawyer.api.health import HealthChecks
+from ailawyer.api.metrics import Metrics
+from ailawyer.config import Settings
+from ailawyer.db.engine import Database
+from ailawyer.logs import create_logger, redact_text
+from ailawyer.queues.producer import QueueProducer
+from ailawyer.queues.registry import load_queues
+from ailawyer.realtime.access import create_socket_server
+from ailawyer.realtime.server import SocketServer
+from ailawyer.redis import create_redis_connection, get_queue_connection
+from ailawyer.security import dummy_hash
+from ailawyer.services import settings as settings_service
+from ailawyer.services.auth import LoginRateLimiter
+from ailawyer.worker.settings_listener import SettingsListener
+
+log = create_logger("api.state")
+
+STATE_KEY: Final = "ailawyer"
+STARTUP_CHECK_TIMEOUT_S: Final = 5.0
+SUBSCRIBE_TIMEOUT_S: Final = 5.0
+
+
+class StartupError(RuntimeError):
+    """A dependency the app cannot run without did not answer at start."""
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    redis: Redis
+    database: Database
+    producer: QueueProducer
+    http: httpx.AsyncClient
+    metrics: Metrics
+    health: HealthChecks
+    login_limiter: LoginRateLimiter
+    started_at: float
+    # Socket.IO (realtime/): subscribed to the worker's emits while the app runs.
+    socket: SocketServer
+
+
+async def _require_redis(redis: Redis, settings: Settings) -> None:
+    try:
+        async with asyncio.timeout(STARTUP_CHECK_TIMEOUT_S):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        raise StartupError(
+            f"Redis at {redact_text(settings.redis_url)} does not answer "
+            f"({type(exc).__name__}). Start one (`redis-server`, or "
+            "`docker compose up -d redis`) or set REDIS_URL."
+        ) from None
+
+
+async def _prepare_database(database: Database, settings: Settings) -> None:
+    """Check the connection and store missing default settings (several app
+    processes may start at once: a lost insert race is fine)."""
+    try:
+        async with asyncio.timeout(STARTUP_CHECK_TIMEOUT_S):
+            async with database.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        raise StartupError(
+            f"the database does not answer ({type(exc).__name__}); check DATABASE_URL"
+        ) from None
+    try:
+        async with database.session() as session:
+            added = await settings_service.seed_defaults(
+                session, initial={"log.level": settings.log_level}
+            )
+        if added:
+            log.info("settings.seeded", count=added)
+    except IntegrityError:
+        log.info("settings.seeded_elsewhere")
+    except SQLAlchemyError as exc:
+        raise StartupError(
+            f"cannot read system settings ({type(exc).__name__}); "
+            "has `ailawyer db upgrade` been run?"
+        ) from None
+
+
+@contextlib.asynccontextmanager
+async def _settings_listener(settings: Settings, database: Database) -> AsyncIterator[None]:
+    """Follow `settings:changed` for the app's lifetime (the worker's listener:
+    one implementation for both processes). Startup waits briefly for the first
+    subscription, so a change made right after start is not missed."""
+    redis = create_redis_connection(None, url=settings.redis_url, name="ailawyer-settings")
+    listener = SettingsListener(redis, database)
+    task = asyncio.create_task(listener.run(), name="settings-listener")
+    try:
+        deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_S
+        # The listener counts its subscriptions; it offers no event to wait on.
+        while listener.subscriptions == 0 and time.monotonic() < deadline and not task.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await redis.aclose()
+
+
+@contextlib.asynccontextmanager
+async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppState]:
+    """Open every connection of the app; close them in reverse order on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        redis = get_queue_connection(settings.redis_url)
+        stack.push_async_callback(redis.aclose)
+        await _require_redis(redis, settings)
+
+        database = Database(settings.effective_database_url)
+        stack.push_async_callback(database.dispose)
+        await _prepare_database(database, settings)
+
+        producer = QueueProducer(
+            redis, load_queues(settings.extra_queue_modules), prefix=settings.bullmq_prefix
+        )
+        stack.push_async_callback(producer.close)
+
+        # Internal peers are reached directly, never through an HTTP proxy of the host.
+        http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+        stack.push_async_callback(http.aclose)
+
+        await stack.enter_async_context(_settings_listener(settings, database))
+
+        # Socket.IO: closed before the database it checks sessions against.
+        socket = create_socket_server(settings, database)
+        await socket.start()
+        stack.push_async_callback(socket.close)
+        # Hash the dummy password now: computed at the first unknown-e-mail login,
+        # it would make exactly that answer slower than a wrong-password one.
+        await asyncio.to_thread(dummy_hash)
+
+        state = AppState(
+            settings=settings,
+            redis=redis,
+            database=database,
+            producer=producer,
+            http=http,
+            metrics=metrics,
+            health=HealthChecks(settings, database, producer, http),
+            login_limiter=LoginRateLimiter(
+                redis,
+                limit=settings.login_rate_limit,
+                window_s=settings.login_rate_window_s,
+                timeout_s=producer.timeout_s,
+                namespace=settings.bullmq_prefix,
+            ),
+            started_at=time.monotonic(),
+            socket=socket,
+        )
+        log.info(
+            "app.started",
+            queues=list(producer.queues),
+            prefix=settings.bullmq_prefix,
+            database=database.engine.dialect.name,
+        )
+        yield state
+        log.info("app.stopping")
+
+
+def lifespan_state(state: AppState) -> dict[str, Any]:
+    """The dict the lifespan yields; Starlette hands a copy to every request."""
+    return {STATE_KEY: state}

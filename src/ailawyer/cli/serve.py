@@ -1,0 +1,65 @@
+"""`ailawyer serve`: the app (API, pages, Socket.IO) under uvicorn.
+
+uvicorn gets `log_config=None`, so it keeps our logging pipeline and its lines
+come out as ours (JSON in production). Its access log is off: the app writes
+one line per request itself, with the request id and the user. The event loop
+is uvloop where it is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from types import FrameType
+
+import typer
+import uvicorn
+
+from ailawyer.cli._common import setup
+
+# Seconds open connections get to finish once a shutdown begins.
+GRACEFUL_SHUTDOWN_S = 10
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, ending with exit code 0 after a graceful SIGTERM/SIGINT.
+
+    uvicorn remembers the signal that stopped it and raises it again once it is
+    done, so the process would end "killed by SIGTERM". A requested, completed
+    shutdown is a success (`docker stop`, supervisors and the worker agree): the
+    signal only starts the shutdown, a second one forces it.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+) -> None:
+    """Run the app (JSON API, web pages, Socket.IO)."""
+    settings = setup("app")
+    # httpx logs every request at info; the health checks would fill the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from ailawyer.api import create_app
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop=loop,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    server = _Server(config)
+    server.run()
+    if not server.started:
+        # The lifespan refused to start (its reason is in the log above).
+        raise typer.Exit(3)

@@ -1,0 +1,73 @@
+"""Schemathesis over the app's own OpenAPI document, logged in as an ADMIN.
+
+Bounded (examples per operation, a time budget, a fixed seed), so it fits the
+suite; it fails on any 5xx, on a status code the document does not list, and on
+a response that does not match its documented schema. A worker runs beside the
+app so that `/api/health` is honestly 200. Logout is left out: it would end
+the session the run is using.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.live_app import LoggedIn
+from tests.fixtures.processes import AppProcess, ChildProcess
+
+pytestmark = pytest.mark.slow
+
+CHECKS = ",".join(
+    (
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+    )
+)
+MAX_EXAMPLES = 25
+RUN_TIMEOUT_S = 240
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_openapi_document_holds_under_fuzzing(
+    pipeline: tuple[AppProcess, ChildProcess], as_admin: LoggedIn, tmp_path: Path
+) -> None:
+    app, _ = pipeline
+    cli = Path(sys.executable).parent / "schemathesis"
+    result = subprocess.run(
+        [
+            str(cli),
+            "run",
+            f"{app.url}/api/openapi.json",
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--seed",
+            "20240601",
+            "--workers",
+            "2",
+            "--request-timeout",
+            "10",
+            "--exclude-path",
+            "/api/auth/logout",
+            "--header",
+            f"Cookie: {as_admin.cookie_header}",
+            "--header",
+            f"X-CSRF-Token: {as_admin.csrf}",
+            "--warnings",
+            "off",
+        ],
+        cwd=tmp_path,  # its report and example database stay out of the tree
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    # The run was authenticated: a protected operation answered 2xx at least once.
+    assert "Authentication failed" not in result.stdout
