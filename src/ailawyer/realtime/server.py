@@ -1,0 +1,265 @@
+"""The app's Socket.IO server: session auth at connect, rooms, case-file joins.
+
+Browsers connect to the app's own origin (`/socket.io/`). The session cookie is
+checked in the `connect` handler: no valid session, no connection. A connection
+joins `user:{id}` and `role:{ROLE}`; it joins `akte:{id}` on request
+(`akte:join`) only if `can_join_akte` says so (members and ADMIN).
+
+Fan-out goes through Redis (`AsyncRedisManager`): the worker's write-only
+emitter publishes on the same channel, and every app process delivers to the
+browsers connected to it. The lifespan owns the server: `start()` subscribes,
+`close()` disconnects clients and cancels the listener, leaving no task behind.
+
+Handlers never raise: a malformed payload or an unknown event is answered (or
+ignored) and the connection stays up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import socketio
+from starlette.requests import cookie_parser
+from starlette.types import Receive, Scope, Send
+
+from ailawyer import messages
+from ailawyer.logs import create_logger, log_context
+from ailawyer.realtime.rooms import akte_room, role_room, user_room
+
+log = create_logger("realtime.server")
+
+SOCKETIO_PATH: Final = "/socket.io"
+# Reasons a refused connection carries (`connect_error` in the browser).
+REFUSED_UNAUTHORIZED: Final = "unauthorized"
+REFUSED_UNAVAILABLE: Final = "unavailable"
+JOIN_EVENT: Final = "akte:join"
+LEAVE_EVENT: Final = "akte:leave"
+# Nothing a browser sends us is large; a bigger frame is refused by Engine.IO.
+MAX_MESSAGE_BYTES: Final = 16_384
+_AKTE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a connection belongs to, fixed at connect."""
+
+    user_id: str
+    role: str
+
+
+# Cookies of the handshake request → the session's user, or None.
+Authenticate = Callable[[Mapping[str, str]], Awaitable[Principal | None]]
+# (principal, akte id) → may this connection join the Akte's room?
+CanJoinAkte = Callable[[Principal, str], Awaitable[bool]]
+
+
+def _ack(ok: bool, error: str | None = None, **extra: Any) -> dict[str, Any]:
+    reply: dict[str, Any] = {"ok": ok, **extra}
+    if error is not None:
+        reply["error"] = error
+    return reply
+
+
+def _akte_id(payload: object) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    value = payload.get("akteId")
+    return value if isinstance(value, str) and _AKTE_ID.match(value) else None
+
+
+class SocketServer:
+    """Owns one `socketio.AsyncServer` and its Redis subscription."""
+
+    def __init__(
+        self,
+        *,
+        redis_url: str,
+        authenticate: Authenticate,
+        can_join_akte: CanJoinAkte,
+        channel: str = "socketio",
+    ) -> None:
+        self._authenticate = authenticate
+        self._can_join_akte = can_join_akte
+        self._started = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        manager = socketio.AsyncRedisManager(
+            redis_url,
+            channel=channel,
+            redis_options={
+                "socket_connect_timeout": 5,
+                "socket_keepalive": True,
+                # Notice a silently dropped subscription within half a minute.
+                "health_check_interval": 30,
+                "client_name": "ailawyer-socketio",
+            },
+        )
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            client_manager=manager,
+            # Same origin only: the pages are served by this app.
+            cors_allowed_origins=None,
+            # Events run in the connection's own task: nothing outlives it.
+            async_handlers=False,
+            max_http_buffer_size=MAX_MESSAGE_BYTES,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on(JOIN_EVENT, self._on_join)
+        self.sio.on(LEAVE_EVENT, self._on_leave)
+        self.sio.on("*", self._on_other)
+        self._track_background_tasks()
+        self._guard_packet_decoding()
+
+    def _guard_packet_decoding(self) -> None:
+        """A frame that is no Socket.IO packet (bad JSON, `2[]`, …) is logged as a
+        warning and dropped; the library would log an ERROR with a traceback for
+        each, which any client could use to flood the log."""
+        handle = self.sio._handle_eio_message
+
+        async def guarded(eio_sid: str, data: Any) -> None:
+            try:
+                await handle(eio_sid, data)
+            except Exception as exc:
+                log.warning("realtime.bad_packet", error=type(exc).__name__, size=len(data))
+
+        self.sio.eio.on("message", guarded)
+
+    def _track_background_tasks(self) -> None:
+        """Keep a handle on every task the library starts (Redis listener, pings,
+        Engine.IO's service task): it fires and forgets them, `close()` must not."""
+        eio = self.sio.eio
+        start = eio.start_background_task
+
+        def tracked(target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            task = start(target, *args, **kwargs)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return task
+
+        eio.start_background_task = tracked
+
+    # ---- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe to the Redis channel now, not at the first browser's connect."""
+        if self._started:
+            return
+        self._started = True
+        # The library starts its manager lazily on the first connection; doing it
+        # here puts the listener task under the lifespan's control.
+        self.sio.manager_initialized = True
+        self.sio.manager.initialize()
+        log.info("realtime.started")
+
+    async def close(self) -> None:
+        """Disconnect every client, then end every task the library started."""
+        eio = self.sio.eio
+        # Not `eio.disconnect()`: it waits until each client has read its CLOSE
+        # packet, forever for a long-polling client that stopped polling.
+        for client in list(eio.sockets.values()):
+            await client.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+        eio.sockets.clear()
+        await self.sio.shutdown()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        manager = self.sio.manager
+        pubsub = getattr(manager, "pubsub", None)
+        if pubsub is not None:
+            await pubsub.aclose()
+        redis = getattr(manager, "redis", None)
+        if redis is not None:
+            await redis.aclose()
+        self._started = False
+        log.info("realtime.stopped", cancelled_tasks=len(tasks))
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one Engine.IO HTTP (polling) or WebSocket request."""
+        await self.sio.handle_request(scope, receive, send)
+
+    # ---- handlers ----------------------------------------------------------
+
+    async def _principal(self, sid: str) -> Principal | None:
+        try:
+            session = await self.sio.get_session(sid)
+        except KeyError:
+            return None
+        principal = session.get("principal")
+        return principal if isinstance(principal, Principal) else None
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any], _auth: Any = None) -> None:
+        cookies = cookie_parser(str(environ.get("HTTP_COOKIE", "")))
+        try:
+            principal = await self._authenticate(cookies)
+        except Exception:
+            # The session store did not answer: refuse, and say it is not the
+            # browser's fault (it retries instead of going to the login page).
+            log.exception("realtime.connect_unavailable")
+            raise socketio.exceptions.ConnectionRefusedError(REFUSED_UNAVAILABLE) from None
+        if principal is None:
+            log.info("realtime.connect_refused")
+            raise socketio.exceptions.ConnectionRefusedError(REFUSED_UNAUTHORIZED)
+        await self.sio.save_session(sid, {"principal": principal})
+        await self.sio.enter_room(sid, user_room(principal.user_id))
+        await self.sio.enter_room(sid, role_room(principal.role))
+        with log_context(userId=principal.user_id):
+            log.info("realtime.connected", sid=sid, role=principal.role)
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        principal = await self._principal(sid)
+        with log_context(userId=principal.user_id if principal else None):
+            log.info("realtime.disconnected", sid=sid, reason=str(reason))
+
+    async def _on_join(self, sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        principal = await self._principal(sid)
+        akte_id = _akte_id(payload)
+        if principal is None or akte_id is None:
+            return _ack(False, messages.INVALID_INPUT)
+        with log_context(userId=principal.user_id, akteId=akte_id):
+            try:
+                allowed = await self._can_join_akte(principal, akte_id)
+            except Exception:
+                # A database hiccup must not end the connection; the browser may ask again.
+                log.exception("realtime.join_failed")
+                return _ack(False, messages.SERVICE_UNAVAILABLE)
+            if not allowed:
+                log.info("realtime.join_refused")
+                return _ack(False, messages.NO_PERMISSION)
+            room = akte_room(akte_id)
+            await self.sio.enter_room(sid, room)
+            log.info("realtime.joined", room=room)
+            return _ack(True, room=room)
+
+    async def _on_leave(self, sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        akte_id = _akte_id(payload)
+        if akte_id is None:
+            return _ack(False, messages.INVALID_INPUT)
+        room = akte_room(akte_id)
+        await self.sio.leave_room(sid, room)
+        return _ack(True, room=room)
+
+    async def _on_other(self, event: str, sid: str, *_: Any) -> None:
+        """Unknown events are ignored (and logged at debug), never an error."""
+        log.debug("realtime.unknown_event", sid=sid, name=str(event)[:64])
+
+
+class SocketEndpoint:
+    """ASGI endpoint mounted at `/socket.io`; finds the server in the lifespan state.
+
+    The server belongs to the lifespan (it holds a Redis subscription), while the
+    routes are declared in `create_app`, before any lifespan runs. This endpoint
+    bridges the two: `locate` picks the running server out of each request's scope.
+    """
+
+    def __init__(self, locate: Callable[[Scope], SocketServer]) -> None:
+        self._locate = locate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._locate(scope).handle(scope, receive, send)

@@ -1,0 +1,306 @@
+// Notification center: the user's notifications, live over Socket.IO.
+//
+// On every (re)connect the unread notifications are fetched again, so nothing
+// the worker emitted while this page was away is missed (pub/sub does not
+// replay). Items are keyed by id: one that arrives twice is shown once.
+
+import { io } from "socket.io-client";
+import { ApiError, api, goToLogin } from "./lib/http.js";
+import { announce, h, timeElement } from "./lib/dom.js";
+import { wireLogout } from "./lib/session.js";
+
+const PAGE_SIZE = 20;
+const RECONNECT_AFTER_REFUSAL_MS = 3000;
+
+const page = document.body.dataset;
+const isAdmin = page.role === "ADMIN";
+const list = document.getElementById("notification-list");
+const badge = document.getElementById("unread-badge");
+const empty = document.getElementById("empty");
+const loadMore = document.getElementById("load-more");
+const live = document.getElementById("live");
+const status = document.getElementById("status");
+const connection = document.getElementById("connection-status");
+
+const items = new Map(); // id -> notification
+let unread = 0;
+let nextCursor = null;
+
+function setUnread(count) {
+  unread = Math.max(0, count);
+  badge.textContent = String(unread);
+  badge.setAttribute(
+    "aria-label",
+    unread === 1 ? "1 ungelesene Benachrichtigung" : `${unread} ungelesene Benachrichtigungen`,
+  );
+  badge.hidden = false;
+  badge.classList.toggle("badge-zero", unread === 0);
+  document.title = unread > 0 ? `(${unread}) Benachrichtigungen` : "Benachrichtigungen";
+}
+
+function isFailedJob(item) {
+  const data = item.data || {};
+  return (
+    /fail/i.test(String(item.type)) &&
+    typeof data.jobId === "string" &&
+    typeof data.queue === "string"
+  );
+}
+
+function isOwn(item) {
+  return !item.userId || item.userId === page.userId;
+}
+
+function updateEmpty() {
+  empty.hidden = items.size > 0;
+}
+
+function render(item) {
+  const titleId = `n-${item.id}-title`;
+  const outcome = h("span", { class: "outcome", role: "status" });
+  const actions = h("div", { class: "actions" });
+
+  if (isFailedJob(item) && isOwn(item)) {
+    const retry = h("button", { type: "button", class: "primary retry" }, "Erneut versuchen");
+    retry.addEventListener("click", () => retryJob(item, retry, outcome));
+    actions.append(retry);
+  }
+  if (isOwn(item)) {
+    if (!item.read) {
+      const read = h("button", { type: "button", class: "mark-read" }, "Als gelesen markieren");
+      read.addEventListener("click", () => markRead(item));
+      actions.append(read);
+    }
+    const dismiss = h(
+      "button",
+      { type: "button", class: "dismiss", "aria-label": `„${item.title}“ entfernen` },
+      "Entfernen",
+    );
+    dismiss.addEventListener("click", () => dismissItem(item));
+    actions.append(dismiss);
+  }
+  actions.append(outcome);
+
+  return h(
+    "li",
+    {
+      class: `notification${item.read ? "" : " unread"}${isFailedJob(item) ? " failed" : ""}`,
+      dataset: { id: item.id, type: item.type },
+    },
+    h(
+      "article",
+      { "aria-labelledby": titleId },
+      h(
+        "header",
+        {},
+        h("h2", { id: titleId }, item.title),
+        item.read ? null : h("span", { class: "pill" }, "Neu"),
+        timeElement(item.createdAt),
+      ),
+      h("p", { class: "message" }, item.message),
+      actions,
+    ),
+  );
+}
+
+function nodeFor(id) {
+  return list.querySelector(`li[data-id="${CSS.escape(id)}"]`);
+}
+
+function replace(item) {
+  items.set(item.id, item);
+  const node = nodeFor(item.id);
+  if (node) node.replaceWith(render(item));
+}
+
+/** Add items in server order (newest first) below what is shown, skipping known ones. */
+function append(newItems) {
+  for (const item of newItems) {
+    if (items.has(item.id)) {
+      replace(item);
+      continue;
+    }
+    items.set(item.id, item);
+    list.append(render(item));
+  }
+  updateEmpty();
+}
+
+/** Put an item at its place by creation time (newest first). */
+function insert(item) {
+  items.set(item.id, item);
+  const node = render(item);
+  const stamp = Date.parse(item.createdAt);
+  for (const other of list.children) {
+    const otherItem = items.get(other.dataset.id);
+    if (otherItem && Date.parse(otherItem.createdAt) <= stamp) {
+      list.insertBefore(node, other);
+      updateEmpty();
+      return;
+    }
+  }
+  list.append(node);
+  updateEmpty();
+}
+
+async function loadPage(cursor) {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (cursor) query.set("cursor", cursor);
+  const result = await api(`/api/notifications?${query}`);
+  append(result.items);
+  setUnread(result.unreadCount);
+  nextCursor = result.nextCursor;
+  loadMore.hidden = !nextCursor;
+}
+
+/** After a (re)connect: whatever is unread and not shown yet goes to the top. */
+async function refetchUnread() {
+  const query = new URLSearchParams({ limit: "100", unreadOnly: "true" });
+  const result = await api(`/api/notifications?${query}`);
+  let added = 0;
+  for (const item of result.items) {
+    if (items.has(item.id)) {
+      replace(item);
+    } else {
+      insert(item);
+      added += 1;
+    }
+  }
+  setUnread(result.unreadCount);
+  if (added > 0) {
+    announce(live, added === 1 ? "1 neue Benachrichtigung" : `${added} neue Benachrichtigungen`);
+  }
+}
+
+function receive(item) {
+  if (!item || typeof item.id !== "string") return;
+  const known = items.get(item.id);
+  if (known) {
+    replace({ ...known, ...item });
+    return;
+  }
+  insert(item);
+  if (!item.read && isOwn(item)) setUnread(unread + 1);
+  announce(live, `Neue Benachrichtigung: ${item.title}. ${item.message}`);
+}
+
+async function markRead(item) {
+  try {
+    await api(`/api/notifications/${encodeURIComponent(item.id)}/read`, { method: "POST" });
+    if (!item.read) setUnread(unread - 1);
+    replace({ ...item, read: true });
+    nodeFor(item.id)?.querySelector("button")?.focus();
+  } catch (error) {
+    announce(status, error.message, "error");
+  }
+}
+
+async function dismissItem(item) {
+  const node = nodeFor(item.id);
+  const next = node?.nextElementSibling || node?.previousElementSibling;
+  try {
+    await api(`/api/notifications/${encodeURIComponent(item.id)}/dismiss`, { method: "POST" });
+    if (!item.read) setUnread(unread - 1);
+    items.delete(item.id);
+    node?.remove();
+    updateEmpty();
+    announce(status, "Benachrichtigung entfernt.");
+    (next?.querySelector("button") || list).focus();
+  } catch (error) {
+    announce(status, error.message, "error");
+  }
+}
+
+async function markAllRead() {
+  try {
+    await api("/api/notifications/read-all", { method: "POST" });
+    for (const item of [...items.values()]) {
+      if (!item.read) replace({ ...item, read: true });
+    }
+    setUnread(0);
+    announce(status, "Alle Benachrichtigungen als gelesen markiert.");
+  } catch (error) {
+    announce(status, error.message, "error");
+  }
+}
+
+async function retryJob(item, button, outcome) {
+  button.disabled = true;
+  outcome.textContent = "Wird erneut gestartet …";
+  outcome.dataset.kind = "info";
+  try {
+    await api(`/api/jobs/${encodeURIComponent(item.data.jobId)}/retry`, { method: "POST" });
+    outcome.textContent = "Erneut gestartet. Sie werden benachrichtigt, sobald er fertig ist.";
+    outcome.dataset.kind = "success";
+  } catch (error) {
+    outcome.textContent = error.message;
+    outcome.dataset.kind = "error";
+    // Refused for good (not failed any more, not yours, gone): the button stays
+    // off. A passing problem (server or network away) may be tried again.
+    const passing = !(error instanceof ApiError) || error.status === 0 || error.status >= 500;
+    button.disabled = !passing;
+  }
+}
+
+async function enqueueTestJob(button) {
+  button.disabled = true;
+  try {
+    const result = await api("/api/admin/test-job", { method: "POST" });
+    announce(status, `Testauftrag ${result.jobId} wurde eingereiht.`, "success");
+  } catch (error) {
+    announce(status, error.message, "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function setConnection(state, text) {
+  connection.dataset.state = state;
+  connection.textContent = text;
+}
+
+function connect() {
+  const socket = io({ path: "/socket.io", withCredentials: true });
+  socket.on("connect", () => {
+    setConnection("connected", "Live verbunden");
+    refetchUnread().catch((error) => announce(status, error.message, "error"));
+  });
+  socket.on("disconnect", () => setConnection("disconnected", "Verbindung getrennt – verbinde neu …"));
+  socket.on("connect_error", (error) => {
+    if (error && error.message === "unauthorized") {
+      goToLogin();
+      return;
+    }
+    setConnection("disconnected", "Keine Live-Verbindung – neuer Versuch …");
+    // A refusal by the server (not a network error) is not retried by the
+    // client library itself.
+    if (!socket.active) setTimeout(() => socket.connect(), RECONNECT_AFTER_REFUSAL_MS);
+  });
+  socket.on("notification", receive);
+  return socket;
+}
+
+function wireControls() {
+  document.getElementById("mark-all-read").addEventListener("click", markAllRead);
+  loadMore.addEventListener("click", () =>
+    loadPage(nextCursor).catch((error) => announce(status, error.message, "error")),
+  );
+  const testJob = document.getElementById("test-job");
+  if (testJob) {
+    testJob.hidden = !isAdmin;
+    testJob.addEventListener("click", () => enqueueTestJob(testJob));
+  }
+}
+
+async function main() {
+  wireLogout();
+  wireControls();
+  try {
+    await loadPage(null);
+  } catch (error) {
+    announce(status, error.message, "error");
+  }
+  connect();
+}
+
+main();
