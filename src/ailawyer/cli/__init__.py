@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ailawyer.cli import db, users
+from ailawyer.cli import db, dev, seed, serve, users, worker
 
 app = typer.Typer(
     name="ailawyer",
@@ -15,5 +15,9 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.command("seed")(seed.seed)
+app.command("dev")(dev.dev)
+app.command("worker")(worker.worker)
+app.command("serve")(serve.serve)
 
 __all__ = ["app"]

@@ -6,10 +6,8 @@ import sys
 import typer
 
 from ailawyer.cli._common import fail, setup
-from ailawyer.db.engine import Database
-from ailawyer.db.models import Role
+from ailawyer.db.models.user import Role
 from ailawyer.errors import AppError
-from ailawyer.services.users import create_user, parse_role
 
 app = typer.Typer(help="User accounts.", no_args_is_help=True)
 
@@ -26,6 +24,9 @@ def create(
     ),
 ) -> None:
     """Create a user. The password is read from stdin or asked for, never an argument."""
+    from ailawyer.db.engine import Database
+    from ailawyer.services.users import create_user, parse_role
+
     settings = setup("cli", log_to_file=False)
     try:
         parsed_role = parse_role(role)

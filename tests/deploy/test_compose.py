@@ -1,0 +1,240 @@
+"""docker-compose.yml, as a real Compose parser reads it, holds SPEC §3's values.
+
+`docker compose config` (or Debian's docker-compose) interpolates and
+normalizes the file without a Docker engine; the assertions run on its output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.support import REPO, TEST_AUTH_SECRET
+
+COMPOSE_FILE = REPO / "docker-compose.yml"
+PEERS = {"minio", "meilisearch", "onlyoffice"}
+CORE = {"db", "redis", "app", "worker"}
+REQUIRED = {"AUTH_SECRET": TEST_AUTH_SECRET, "POSTGRES_PASSWORD": "0123abcd0123abcd"}
+
+
+def compose_command() -> list[str]:
+    docker = shutil.which("docker")
+    if docker:
+        probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy:
+        return [legacy]
+    pytest.fail("no Compose on PATH: `bash scripts/bootstrap.sh --test` installs docker-compose")
+
+
+def run_config(
+    tmp_path: Path, variables: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`compose config` with exactly `variables` (no developer .env, no inherited env)."""
+    env_file = tmp_path / "compose.env"
+    env_file.write_text("")
+    # Only what finds the binary and its plugins (HOME, DOCKER_CONFIG), plus `variables`.
+    inherited = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "DOCKER_CONFIG")}
+    env = {**inherited, **variables}
+    return subprocess.run(
+        [
+            *compose_command(),
+            "--project-directory",
+            str(REPO),
+            "-f",
+            str(COMPOSE_FILE),
+            "--env-file",
+            str(env_file),
+            *args,
+            "config",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def config(tmp_path: Path, *args: str, **variables: str) -> dict[str, Any]:
+    result = run_config(tmp_path, {**REQUIRED, **variables}, *args)
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = yaml.safe_load(result.stdout)
+    return parsed
+
+
+# Compose v1 and v2 normalize a few fields differently; these bring both to one form.
+def command_of(service: dict[str, Any]) -> list[str]:
+    command = service["command"]
+    return shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
+
+
+def ports_of(service: dict[str, Any]) -> list[str]:
+    found = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            found.append(f"{port['published']}:{port['target']}")
+        else:
+            found.append(str(port))
+    return found
+
+
+def volumes_of(service: dict[str, Any]) -> set[tuple[str, str]]:
+    found = set()
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            found.add((volume["source"], volume["target"]))
+        else:
+            source, target, *_ = volume.split(":")
+            found.add((source, target))
+    return found
+
+
+def healthy_dependencies(service: dict[str, Any]) -> set[str]:
+    return {
+        name
+        for name, how in service.get("depends_on", {}).items()
+        if how.get("condition") == "service_healthy"
+    }
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> dict[str, Any]:
+    parsed = config(tmp_path)
+    found: dict[str, Any] = parsed["services"]
+    return found
+
+
+def test_redis_is_the_plans_redis(services: dict[str, Any]) -> None:
+    redis = services["redis"]
+    assert redis["image"] == "redis:7-alpine"
+    assert redis["container_name"] == "ailawyer-redis"
+    assert redis["restart"] == "unless-stopped"
+    assert command_of(redis) == [
+        "redis-server",
+        "--appendonly",
+        "yes",
+        "--maxmemory-policy",
+        "noeviction",
+        "--save",
+        "60",
+        "1000",
+    ]
+    assert ports_of(redis) == ["6379:6379"]
+    assert ("redisdata", "/data") in volumes_of(redis)
+    check = redis["healthcheck"]
+    assert check["test"] == ["CMD", "redis-cli", "ping"]
+    assert (check["interval"], check["timeout"], int(check["retries"])) == ("5s", "3s", 5)
+
+
+def test_database_is_postgres_with_a_readiness_check(services: dict[str, Any]) -> None:
+    db = services["db"]
+    assert db["image"] == "postgres:16-alpine"
+    assert db["restart"] == "unless-stopped"
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert ("pgdata", "/var/lib/postgresql/data") in volumes_of(db)
+    assert db["environment"]["POSTGRES_PASSWORD"] == REQUIRED["POSTGRES_PASSWORD"]
+
+
+def test_worker_runs_the_app_image_with_the_plans_settings(services: dict[str, Any]) -> None:
+    app, worker = services["app"], services["worker"]
+    assert worker["build"] == app["build"]
+    assert worker["image"] == app["image"]
+    assert Path(worker["build"]["context"]) == REPO
+    assert (REPO / worker["build"].get("dockerfile", "Dockerfile")).is_file()
+    assert command_of(worker) == ["ailawyer", "worker"]
+    assert worker["container_name"] == "ailawyer-worker"
+    assert worker["restart"] == "unless-stopped"
+    assert worker["stop_grace_period"] == "30s"
+    env = worker["environment"]
+    assert env["NODE_ENV"] == env["APP_ENV"] == "production"
+    assert env["REDIS_URL"] == "redis://redis:6379"
+    assert re.fullmatch(r"postgresql://ailawyer:[0-9a-f]+@db:5432/ailawyer", env["DATABASE_URL"])
+    assert env["LOG_LEVEL"] == "info"
+    assert env["LOG_FILE_PATH"] == "/var/log/ai-lawyer/worker"
+    assert env["AUTH_SECRET"] == TEST_AUTH_SECRET
+    assert healthy_dependencies(worker) == {"redis", "db"}
+    assert ("worker_logs", "/var/log/ai-lawyer") in volumes_of(worker)
+    assert command_of({"command": worker["healthcheck"]["test"]}) == [
+        "CMD",
+        "ailawyer",
+        "worker",
+        "--check",
+    ]
+
+
+def test_app_serves_on_8000_after_redis_and_db(services: dict[str, Any]) -> None:
+    app = services["app"]
+    assert command_of(app) == ["ailawyer", "serve", "--host", "0.0.0.0", "--port", "8000"]
+    assert ports_of(app) == ["8000:8000"]
+    env = app["environment"]
+    assert env["REDIS_URL"] == "redis://redis:6379"
+    assert env["DATABASE_URL"] == services["worker"]["environment"]["DATABASE_URL"]
+    assert env["AUTH_SECRET"] == TEST_AUTH_SECRET
+    assert env["APP_ENV"] == "production"
+    assert env["LOG_FILE_PATH"] == "/var/log/ai-lawyer/app"
+    assert healthy_dependencies(app) == {"redis", "db"}
+    assert ("app_logs", "/var/log/ai-lawyer") in volumes_of(app)
+
+
+def test_named_volumes_are_declared(tmp_path: Path) -> None:
+    parsed = config(tmp_path)
+    used = {
+        source
+        for service in parsed["services"].values()
+        for source, _ in volumes_of(service)
+        if not source.startswith(("/", "."))
+    }
+    assert used >= {"redisdata", "pgdata", "app_logs", "worker_logs"}
+    assert used <= set(parsed["volumes"])
+
+
+def test_peers_sit_behind_a_profile_and_are_not_configured_by_default(
+    services: dict[str, Any], tmp_path: Path
+) -> None:
+    # Compose v2 leaves inactive profiles out of `config`; v1 lists them.
+    assert CORE <= set(services) <= CORE | PEERS
+    with_peers = config(tmp_path, "--profile", "peers")["services"]
+    assert set(with_peers) == CORE | PEERS
+    for name in PEERS:
+        assert with_peers[name].get("profiles") == ["peers"], name
+    for name in CORE:
+        assert not with_peers[name].get("profiles"), name
+    env = services["app"]["environment"]
+    for variable in ("MINIO_ENDPOINT", "MEILISEARCH_URL", "ONLYOFFICE_INTERNAL_URL"):
+        # Empty is what the app's settings read as "not configured".
+        assert env[variable] in ("", None), variable
+
+
+def test_documented_peer_urls_reach_the_peer_services(tmp_path: Path) -> None:
+    """The URLs .env.example suggests land in the app and name a compose service."""
+    example = (REPO / ".env.example").read_text()
+    urls = {}
+    for variable in ("MINIO_ENDPOINT", "MEILISEARCH_URL", "ONLYOFFICE_INTERNAL_URL"):
+        match = re.search(rf"^# {variable}=(\S+)$", example, re.MULTILINE)
+        assert match, f"{variable} is not documented in .env.example"
+        urls[variable] = match.group(1)
+    parsed = config(tmp_path, COMPOSE_PROFILES="peers", **urls)
+    env = parsed["services"]["app"]["environment"]
+    for variable, url in urls.items():
+        assert env[variable] == url
+        host = re.sub(r"^https?://", "", url).split(":")[0].split("/")[0]
+        assert host in PEERS and host in parsed["services"], url
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_a_missing_secret_stops_compose_with_its_name(tmp_path: Path, missing: str) -> None:
+    variables = {name: value for name, value in REQUIRED.items() if name != missing}
+    result = run_config(tmp_path, variables)
+    assert result.returncode != 0
+    assert f"{missing} is required" in result.stderr

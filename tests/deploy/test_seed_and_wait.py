@@ -1,0 +1,196 @@
+"""`ailawyer db wait` and `ailawyer seed`, against real PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ailawyer.db import migrate
+from ailawyer.db.engine import Database
+from ailawyer.db.models import SystemSetting, User
+from ailawyer.security import verify_password
+from tests.deploy.support import ailawyer, process_env
+from tests.fixtures.services import free_port
+
+ADMIN = {
+    "ADMIN_EMAIL": "Chefin@Kanzlei.de",
+    "ADMIN_PASSWORD": "erstes-passwort-1",
+    "ADMIN_NAME": "Dr. Chefin",
+}
+
+
+async def rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    database = Database(url, null_pool=True)
+    try:
+        async with database.session() as session:
+            users = (await session.execute(select(User).order_by(User.email))).scalars()
+            settings = (await session.execute(select(SystemSetting))).scalars()
+            return {
+                "users": [
+                    (u.id, u.email, u.name, u.role, u.active, u.password_hash) for u in users
+                ],
+                "settings": sorted((s.key, s.value, s.type, s.updated_at) for s in settings),
+            }
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'seed.db'}"
+    else:
+        url = request.getfixturevalue("empty_pg_url")
+    migrate.upgrade(url)
+    return url
+
+
+def test_seed_creates_one_admin_and_the_default_settings_once(migrated_url: str) -> None:
+    first = ailawyer("seed", DATABASE_URL=migrated_url, **ADMIN)
+    assert first.returncode == 0, first.stderr
+    assert "first admin created: chefin@kanzlei.de" in first.stdout
+    assert ADMIN["ADMIN_PASSWORD"] not in first.stdout + first.stderr
+
+    state = asyncio.run(rows(migrated_url))
+    [(_, email, name, role, active, password_hash)] = state["users"]
+    assert (email, name, role, active) == ("chefin@kanzlei.de", "Dr. Chefin", "ADMIN", True)
+    assert verify_password(ADMIN["ADMIN_PASSWORD"], password_hash)
+    assert [key for key, *_ in state["settings"]] == ["log.level"]
+
+    again = ailawyer("seed", DATABASE_URL=migrated_url, **ADMIN)
+    assert again.returncode == 0, again.stderr
+    assert "first admin created" not in again.stdout
+    assert asyncio.run(rows(migrated_url)) == state
+
+
+def test_seed_adds_no_admin_once_any_user_exists(migrated_url: str) -> None:
+    command = ["users", "create", "--email", "anna@kanzlei.de", "--name", "Anna"]
+    created = subprocess.run(
+        [sys.executable, "-m", "ailawyer", *command, "--role", "ANWALT", "--password-stdin"],
+        input="anna-passwort\n",
+        env=process_env(DATABASE_URL=migrated_url),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    result = ailawyer("seed", DATABASE_URL=migrated_url, **ADMIN)
+    assert result.returncode == 0, result.stderr
+    users = asyncio.run(rows(migrated_url))["users"]
+    assert [u[1] for u in users] == ["anna@kanzlei.de"]
+
+
+def test_seed_without_admin_variables_only_says_how(migrated_url: str) -> None:
+    result = ailawyer("seed", DATABASE_URL=migrated_url, ADMIN_EMAIL=None, ADMIN_PASSWORD=None)
+    assert result.returncode == 0, result.stderr
+    assert "ADMIN_EMAIL" in result.stdout
+    state = asyncio.run(rows(migrated_url))
+    assert state["users"] == [] and len(state["settings"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"ADMIN_EMAIL": "chefin@kanzlei.de", "ADMIN_PASSWORD": None}, "both"),
+        ({"ADMIN_EMAIL": "chefin@kanzlei.de", "ADMIN_PASSWORD": "kurz"}, "at least"),
+        ({"ADMIN_EMAIL": "keine-adresse", "ADMIN_PASSWORD": "lang-genug-1"}, "e-mail"),
+    ],
+)
+def test_seed_refuses_a_bad_first_admin_and_writes_no_user(
+    empty_pg_url: str, variables: dict[str, str | None], message: str
+) -> None:
+    migrate.upgrade(empty_pg_url)
+    result = ailawyer("seed", DATABASE_URL=empty_pg_url, **variables)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error:") and message in line, line
+    assert "kurz" not in line
+    assert asyncio.run(rows(empty_pg_url))["users"] == []
+
+
+def test_concurrent_upgrade_and_seed_on_an_empty_database(empty_pg_url: str) -> None:
+    """App and worker containers start together; both migrate and seed at once."""
+    script = "ailawyer db upgrade && ailawyer seed"
+    processes = [
+        subprocess.Popen(
+            ["sh", "-c", script],
+            env=process_env(DATABASE_URL=empty_pg_url, **ADMIN),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err
+    assert sum("first admin created" in out for out, _ in outputs) == 1
+    state = asyncio.run(rows(empty_pg_url))
+    assert len(state["users"]) == 1 and len(state["settings"]) == 1
+
+
+def test_db_wait_returns_at_once_when_the_database_answers(empty_pg_url: str) -> None:
+    result = ailawyer("db", "wait", "--timeout", "10", DATABASE_URL=empty_pg_url)
+    assert result.returncode == 0, result.stderr
+    assert "is up" in result.stdout
+
+
+def test_db_wait_gives_up_after_its_bound_without_showing_the_password() -> None:
+    url = f"postgresql://postgres:geheim-123@127.0.0.1:{free_port()}/nothing"
+    started = time.monotonic()
+    result = ailawyer("db", "wait", "--timeout", "2", DATABASE_URL=url)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "not reachable after 2s" in result.stderr
+    assert "geheim-123" not in result.stdout + result.stderr
+    # Two seconds of trying, plus the interpreter's start.
+    assert 2 <= elapsed < 15, elapsed
+
+
+def test_db_wait_keeps_trying_until_the_database_appears(tmp_path: Path) -> None:
+    """A database created while `db wait` polls is found before the bound."""
+    from tests.fixtures.services import create_pg_database, drop_pg_database
+
+    url = create_pg_database()
+    name = url.rsplit("/", 1)[1]
+    drop_pg_database(url)  # a name that does not exist yet
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "ailawyer", "db", "wait", "--timeout", "30"],
+        env=process_env(DATABASE_URL=url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(4)
+        assert waiting.poll() is None, waiting.communicate()
+        recreate(name)
+        out, err = waiting.communicate(timeout=30)
+        assert waiting.returncode == 0, err
+        assert "is up" in out
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+        drop_pg_database(url)
+
+
+def recreate(name: str) -> None:
+    import asyncpg
+
+    from tests.fixtures.services import PG_ADMIN_URL
+
+    async def create() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
