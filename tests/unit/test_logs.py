@@ -158,6 +158,11 @@ def test_context_is_unbound_after_block(
         ("Authorization: Bearer abc.def", "abc.def"),
         ('{"password": "sh"}', "sh"),
         ("api_key=k-1&x=1", "k-1"),
+        # Case does not matter, neither for the pattern nor for its quick pre-check.
+        ("AUTHORIZATION: BASIC dXNlcjpwdw==", "dXNlcjpwdw=="),
+        ("SessionId=abc123; rest", "abc123"),
+        ("REDIS://:Geheim@host/0", "Geheim"),
+        ("DB_PASSWD: 'x y'", "x y"),
     ],
 )
 def test_redact_text(text: str, secret: str) -> None:
