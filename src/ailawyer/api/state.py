@@ -36,7 +36,7 @@ from ailawyer.redis import create_redis_connection, get_queue_connection
 from ailawyer.security import dummy_hash
 from ailawyer.services import settings as settings_service
 from ailawyer.services.auth import LoginRateLimiter
-from ailawyer.worker.settings_listener import SettingsListener
+from ailawyer.services.settings_listener import SettingsListener
 
 log = create_logger("api.state")
 

@@ -37,13 +37,13 @@ from ailawyer.logs import create_logger, trace
 from ailawyer.queues.options import worker_options
 from ailawyer.realtime.emitter import close_socket_emitter, get_socket_emitter
 from ailawyer.redis import get_worker_connection
+from ailawyer.services.settings_listener import SettingsListener
 from ailawyer.worker.events import listen
 from ailawyer.worker.execution import JobExecutor, ThreadPool
 from ailawyer.worker.heartbeat import beat, new_worker_id, stop_beating
 from ailawyer.worker.metrics import WorkerMetrics
 from ailawyer.worker.notify import JobNotifier
 from ailawyer.worker.registry import QueueBinding, RegistryError, load_bindings
-from ailawyer.worker.settings_listener import SettingsListener
 
 log = create_logger("worker")
 

@@ -1,4 +1,4 @@
-"""The worker's end of the `settings:changed` channel.
+"""Every process's end of the `settings:changed` channel (app and worker alike).
 
 Every (re)subscription re-reads the settings from the database: a change
 published while this process was disconnected from Redis would otherwise be
@@ -20,7 +20,7 @@ from ailawyer.db.engine import Database
 from ailawyer.logs import create_logger
 from ailawyer.services.settings import SETTINGS_CHANNEL, apply_all, apply_message
 
-log = create_logger("worker.settings")
+log = create_logger("settings.listener")
 
 POLL_S = 5.0  # wake this often to health-check the connection and retry a failed reload
 RELOAD_RETRY_S = 10.0
