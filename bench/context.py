@@ -1,0 +1,32 @@
+"""What the scenarios share during a run: the stack, the standing processes, queues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.config import Config
+from bench.processes import Child
+from bench.producer import BenchQueue
+from bench.stack import Stack
+from bench.stats import Results
+
+# The systems compared: the product's worker and bare BullMQ at two concurrencies.
+PRODUCT = "ailawyer"
+RAW = "raw"
+RAW_SERIAL = "raw-c1"
+
+
+@dataclass
+class Context:
+    stack: Stack
+    config: Config
+    results: Results
+    results_dir: Path
+    workers: dict[str, Child] = field(default_factory=dict)
+    queues: dict[str, BenchQueue] = field(default_factory=dict)
+    app: Child | None = None
+    profile: bool = False
+
+    def prefix(self, system: str) -> str:
+        return self.stack.prefix(system.replace("-", ""))

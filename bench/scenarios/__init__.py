@@ -1,0 +1,1 @@
+"""One module per scenario; each adds its figures to the run's `Results`."""
