@@ -1,0 +1,103 @@
+"""Schemathesis against the running app, longer than the regular suite's run
+(tests/integration/api/test_openapi_fuzz.py: 25 examples per operation) and with
+one question only: does any input make the app answer 5xx?
+
+Logged in as an ADMIN, so every operation is reached past its authorization;
+positive and negative inputs, NUL bytes allowed. A worker runs beside the app so
+that `/api/health` is honestly 200. Bounded for CI by a time budget; a larger
+run: FUZZ_EXAMPLES=1000 FUZZ_MAX_TIME_S=1800 (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ailawyer.db.engine import Database
+from ailawyer.db.models import Role
+from tests.fixtures.live_app import make_user
+from tests.fixtures.processes import launch_worker, wait_worker_started
+from tests.reliability.conftest import SecretWatch, StartApp, log_in
+from tests.reliability.support import env_int, json_lines
+
+EXAMPLES = env_int("FUZZ_EXAMPLES", 100)
+MAX_TIME_S = env_int("FUZZ_MAX_TIME_S", 90)
+SEED = env_int("FUZZ_SEED", 20241129)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(MAX_TIME_S + 180)
+async def test_fuzzing_finds_no_server_error(
+    start_app: StartApp,
+    db: Database,
+    app_env: dict[str, str],
+    watch: SecretWatch,
+    tmp_path: Path,
+) -> None:
+    worker = launch_worker(app_env, tmp_path / "logs")
+    try:
+        app = start_app()
+        wait_worker_started(worker)
+        admin = await make_user(db, Role.ADMIN)
+        async with app.client() as client:
+            session = await log_in(client, admin.email, watch)
+        cookie, csrf = session.session, session.csrf
+        cli = Path(sys.executable).parent / "schemathesis"
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [
+                str(cli),
+                "run",
+                f"{app.url}/api/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--mode",
+                "all",
+                "--max-examples",
+                str(EXAMPLES),
+                "--max-time",
+                str(MAX_TIME_S),
+                "--seed",
+                str(SEED),
+                "--workers",
+                "2",
+                "--request-timeout",
+                "10",
+                "--generation-allow-x00",
+                "true",
+                # Hypothesis' health checks (too slow, filters rejecting too much) are
+                # about the generator, not the app; on a busy CI machine they fail a
+                # run that found nothing.
+                "--suppress-health-check",
+                "all",
+                "--exclude-path",
+                "/api/auth/logout",
+                "--header",
+                f"Cookie: session={cookie}; csrf_token={csrf}",
+                "--header",
+                f"X-CSRF-Token: {csrf}",
+                "--warnings",
+                "off",
+            ],
+            cwd=tmp_path,  # its report and example database stay out of the tree
+            capture_output=True,
+            text=True,
+            timeout=MAX_TIME_S + 120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+        print("\n".join(result.stdout.strip().splitlines()[-12:]))  # the run's summary
+        assert "Authentication failed" not in result.stdout
+        assert app.running, "the app died under fuzzing"
+        app.stop()
+    finally:
+        worker.stop()
+    for path in watch.directory.glob("*.log"):
+        for line in json_lines(path):
+            assert line.get("message") != "http.unhandled_error", line
+            assert line.get("status", 0) < 500 or line.get("status") == 503, line
+    watch.check()
