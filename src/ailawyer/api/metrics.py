@@ -33,19 +33,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ailawyer.errors import ServiceUnavailable
+from ailawyer.queues.dashboard import STATES
 from ailawyer.queues.jobs import redis_deadline
 from ailawyer.queues.producer import QueueProducer
 
-# The ones BullMQ counts; `paused` is reported as a flag of its own.
-QUEUE_STATES: Final = (
-    "waiting",
-    "active",
-    "delayed",
-    "prioritized",
-    "waiting-children",
-    "completed",
-    "failed",
-)
+# The dashboard's states; `paused` is reported as a flag of its own.
+QUEUE_STATES: Final = tuple(state for state in STATES if state != "paused")
 DURATION_SAMPLE: Final = 50
 UNMATCHED_ROUTE: Final = "<unmatched>"
 
