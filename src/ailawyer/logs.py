@@ -10,18 +10,31 @@ Production writes JSON to stdout and to a rotating file (daily or at
 LOG_MAX_BYTES, whichever comes first; safe for several processes sharing one
 folder). Development prints a coloured console. `set_log_level` changes the level
 of a running process (the settings channel calls it).
+
+A line costs what a job costs: the worker logs each job, the app each request.
+So our own lines skip the stdlib detour (a `LogRecord`, copied again by the
+formatter, rendered once per handler): structlog renders each line once and
+hands it to a `LineSink`. In the app and the worker the sink writes from a
+background thread, many lines per write, taking the log file's inter-process
+lock once per batch instead of once per line (`flush_logs` waits for it; stdlib
+`logging.shutdown` at exit flushes it too).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
+import queue
 import re
 import sys
+import threading
+import time
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -105,12 +118,26 @@ def _redact_value(key: str, value: Any, depth: int = 0) -> Any:
     return value
 
 
+# Keys whose values we set ourselves and that never carry text from outside.
+_OWN_KEYS = frozenset({"timestamp", "level", "service", "module"})
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """Replace values of secret-looking keys, and secrets inside text, everywhere."""
     for key, value in event_dict.items():
-        if key.startswith("_"):
-            continue  # structlog's own bookkeeping (record, from_structlog)
-        event_dict[key] = _redact_value(key, value)
+        if key in _OWN_KEYS or key.startswith("_"):
+            continue  # ours, or structlog's own bookkeeping (record, from_structlog)
+        if type(value) in _SCALARS and not _is_secret_key(key):
+            continue
+        if _is_secret_key(key):
+            event_dict[key] = REDACTED
+        elif isinstance(value, str):
+            # Inlined `redact_text`: most values are ids and names, with no hint.
+            if _SECRET_HINT.search(value) is not None:
+                event_dict[key] = redact_text(value)
+        elif isinstance(value, Mapping | list | tuple):
+            event_dict[key] = _redact_value(key, value)
     return event_dict
 
 
@@ -176,8 +203,25 @@ class _ConsoleRenderer:
         return str(self._renderer(logger, name, event_dict))
 
 
+def _own_line(level: str, message: str, **fields: Any) -> str:
+    """A JSON line about logging itself, written where the pipeline cannot help."""
+    return json.dumps(
+        {
+            "timestamp": datetime.now(UTC).isoformat(),
+            "level": level,
+            "service": SERVICE_NAME,
+            "module": "logs",
+            "message": message,
+            **fields,
+        }
+    )
+
+
 def _file_handler(path: str, max_bytes: int) -> logging.Handler | None:
-    """A multi-process safe handler rotating at midnight or at `max_bytes`."""
+    """A multi-process safe handler rotating at midnight or at `max_bytes`.
+
+    It writes what the sink gives it as it is: one or several rendered lines.
+    """
     from concurrent_log_handler import ConcurrentTimedRotatingFileHandler
 
     target = Path(path)
@@ -192,24 +236,148 @@ def _file_handler(path: str, max_bytes: int) -> logging.Handler | None:
         with target.open("a", encoding="utf-8"):
             pass
     except OSError as exc:
-        print(
-            structlog.processors.JSONRenderer()(
-                None,
-                "warn",
-                {
-                    "level": "warn",
-                    "service": SERVICE_NAME,
-                    "module": "logs",
-                    "message": "log.file_unavailable",
-                    "path": str(target),
-                    "error": exc.strerror or type(exc).__name__,
-                },
-            ),
-            file=sys.stdout,
-            flush=True,
+        line = _own_line(
+            "warn",
+            "log.file_unavailable",
+            path=str(target),
+            error=exc.strerror or type(exc).__name__,
         )
+        print(line, file=sys.stdout, flush=True)
         return None
+    handler.setFormatter(logging.Formatter("%(message)s"))
     return handler
+
+
+_STOP = object()
+# Lines waiting for the writer thread beyond this are dropped (and counted in a
+# warning line): a stdout nobody reads must not grow the process without bound.
+MAX_PENDING_LINES = 100_000
+# The file's size limit is checked per write, so a write stays small beside it.
+_MAX_CHUNK_BYTES = 64 * 1024
+# Once woken, the writer lets lines gather this long: waking it (a futex call)
+# and writing (one or two system calls) then happen per batch, not per line.
+_GATHER_S = 0.005
+
+
+class LineSink(logging.Handler):
+    """Where every rendered line goes: stdout, and the log file when there is one.
+
+    With `background=True` a thread writes the lines, as many as have queued up
+    per write; the caller only renders its line and queues it. Otherwise each
+    line is written at once (the console, short commands). Also a stdlib handler,
+    so dependencies' records reach the same place, and `logging.shutdown` (at
+    exit) flushes what is still queued.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        file_handler: logging.Handler | None = None,
+        *,
+        background: bool = False,
+        max_bytes: int = 10 * 1024 * 1024,
+    ) -> None:
+        super().__init__()
+        self._stream: TextIO | None = stream
+        self._file = file_handler
+        self._chunk_bytes = max(min(_MAX_CHUNK_BYTES, max_bytes // 8), 1)
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._dropped = 0
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(
+                target=self._run, name="ailawyer-log-writer", daemon=True
+            )
+            self._thread.start()
+
+    def write(self, line: str) -> None:
+        if self._thread is None:
+            with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+                self._write([line])
+        elif self._queue.qsize() < MAX_PENDING_LINES:
+            self._queue.put(line)
+        else:
+            self._dropped += 1
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self.write(line)
+
+    def flush(self) -> None:
+        """Return once every line queued so far is written (or after 5 s)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive() or thread is threading.current_thread():
+            return
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait(5.0)
+
+    def close(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            self._queue.put(_STOP)
+            thread.join(5.0)
+        if self._file is not None:
+            self._file.close()
+        super().close()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            time.sleep(_GATHER_S)
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 10_000:
+                    batch.append(self._queue.get_nowait())
+            lines = [item for item in batch if isinstance(item, str)]
+            if self._dropped:
+                dropped, self._dropped = self._dropped, 0
+                lines.append(_own_line("warn", "log.lines_dropped", count=dropped))
+            if lines:
+                self._write(lines)
+            for item in batch:
+                if isinstance(item, threading.Event):
+                    item.set()
+            if any(item is _STOP for item in batch):
+                return
+
+    def _write(self, lines: list[str]) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.write("\n".join(lines) + "\n")
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._stream = None  # closed or broken: the file still gets the lines
+        if self._file is not None:
+            for chunk in self._chunks(lines):
+                self._file.handle(logging.makeLogRecord({"msg": chunk, "levelno": logging.INFO}))
+
+    def _chunks(self, lines: list[str]) -> Iterator[str]:
+        chunk: list[str] = []
+        size = 0
+        for line in lines:
+            if chunk and size + len(line) >= self._chunk_bytes:
+                yield "\n".join(chunk)
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line) + 1
+        if chunk:
+            yield "\n".join(chunk)
+
+
+class _ToSink:
+    """The last structlog processor: render, hand the line to the sink, done."""
+
+    def __init__(self, renderer: Processor, sink: LineSink) -> None:
+        self._renderer = renderer
+        self._sink = sink
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+        self._sink.write(str(self._renderer(logger, name, event_dict)))
+        raise structlog.DropEvent
 
 
 def configure_logging(
@@ -218,37 +386,31 @@ def configure_logging(
     json_output: bool = False,
     file_path: str | None = None,
     max_bytes: int = 10 * 1024 * 1024,
+    background: bool = False,
 ) -> None:
-    """Set up the whole pipeline. Call once from a process entry point."""
+    """Set up the whole pipeline. Call once from a process entry point.
+
+    `background`: write from a thread (long-running processes, where lines are
+    many); else each line is written before the logging call returns.
+    """
     global _configured_level
     shared = _shared_processors()
     renderer: Processor = structlog.processors.JSONRenderer() if json_output else _ConsoleRenderer()
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    file_handler = _file_handler(file_path, max_bytes) if file_path else None
+    sink = LineSink(sys.stdout, file_handler, background=background, max_bytes=max_bytes)
+    # Records of dependencies (stdlib loggers) are rendered by the same chain.
+    sink.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
     )
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
-    if file_path:
-        file_handler = _file_handler(file_path, max_bytes)
-        if file_handler is not None:
-            file_handler.setFormatter(
-                structlog.stdlib.ProcessorFormatter(
-                    foreign_pre_chain=shared,
-                    processors=[
-                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                        structlog.processors.JSONRenderer(),
-                    ],
-                )
-            )
-            handlers.append(file_handler)
-    handlers[0].setFormatter(formatter)
 
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
         old.close()
-    for handler in handlers:
-        root.addHandler(handler)
+    root.addHandler(sink)
 
     # Dependencies log through the root handlers; their own handlers would print twice.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "bullmq", "alembic"):
@@ -261,7 +423,7 @@ def configure_logging(
             structlog.stdlib.filter_by_level,
             structlog.stdlib.PositionalArgumentsFormatter(),
             *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            _ToSink(renderer, sink),
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
@@ -269,6 +431,12 @@ def configure_logging(
     )
     _configured_level = level_number(level)
     set_log_level(level)
+
+
+def flush_logs() -> None:
+    """Wait until every line logged so far is written."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
 
 
 def set_log_level(level: str) -> None:

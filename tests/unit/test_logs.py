@@ -14,6 +14,7 @@ import time_machine
 from ailawyer.logs import (
     configure_logging,
     create_logger,
+    flush_logs,
     log_context,
     redact_text,
     set_log_level,
@@ -26,8 +27,10 @@ import logging
 from ailawyer.config import get_settings
 from ailawyer.logs import configure_logging, create_logger, log_context
 s = get_settings()
+# As `ailawyer worker` does: lines are written by the background writer.
 configure_logging(level=s.log_level, json_output=s.is_production,
-                  file_path=s.log_path_for("worker"), max_bytes=s.log_max_bytes)
+                  file_path=s.log_path_for("worker"), max_bytes=s.log_max_bytes,
+                  background=True)
 log = create_logger("jobs")
 log.info("job.outside")
 with log_context(jobId="job-42", userId="user-7"):
@@ -101,6 +104,64 @@ def test_rotation_at_size_limit(tmp_path: Path, restore_logging: None) -> None:
     files = sorted(p.name for p in tmp_path.glob("ai-lawyer.log*"))
     assert len(files) >= 3, files
     assert all(p.stat().st_size <= 2048 + 400 for p in tmp_path.glob("ai-lawyer.log*"))
+
+
+def test_background_writer_keeps_order_and_the_size_limit(
+    tmp_path: Path, restore_logging: None
+) -> None:
+    # Lines queued faster than one write takes are written many per write; a
+    # write still stays small beside the file's size limit.
+    configure_logging(
+        level="info", json_output=True, file_path=str(tmp_path), max_bytes=4096, background=True
+    )
+    log = create_logger("rotation")
+    for i in range(300):
+        log.info("line.written", number=i, padding="x" * 60)
+    flush_logs()
+    files = list(tmp_path.glob("ai-lawyer.log*"))
+    # The limit is checked before each write, as the handler does for single lines.
+    assert all(p.stat().st_size <= 4096 + 4096 // 8 + 200 for p in files)
+    numbers = sorted(
+        json.loads(line)["number"]
+        for p in files
+        if not p.name.endswith(".lock")
+        for line in p.read_text().splitlines()
+    )
+    # 14 files are kept: the oldest lines are gone, the newest all there, once.
+    assert numbers == list(range(numbers[0], 300)) and numbers[0] < 150
+
+
+DROP_SCRIPT = """
+import sys
+import ailawyer.logs as logs
+logs.MAX_PENDING_LINES = 1000
+logs.configure_logging(level="info", json_output=True, background=True)
+log = logs.create_logger("flood")
+for i in range(20000):
+    log.info("flood.line", number=i, padding="y" * 100)
+print("LOGGED", file=sys.stderr, flush=True)
+"""
+
+
+def test_background_writer_drops_and_counts_lines_nobody_reads(tmp_path: Path) -> None:
+    # stdout is a pipe nobody reads until the loop is over: the writer blocks,
+    # the backlog reaches its bound, the rest is dropped and counted, not kept.
+    with subprocess.Popen(
+        [sys.executable, "-c", DROP_SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stderr is not None and process.stdout is not None
+        assert process.stderr.readline().strip() == "LOGGED"
+        out = process.stdout.read()
+        assert process.wait(timeout=30) == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    written = [line for line in lines if line["message"] == "flood.line"]
+    dropped = [line for line in lines if line["message"] == "log.lines_dropped"]
+    assert dropped and dropped[0]["level"] == "warn"
+    assert len(written) + sum(line["count"] for line in dropped) == 20000
+    assert [line["number"] for line in written] == sorted(line["number"] for line in written)
 
 
 def test_rotation_at_day_boundary(tmp_path: Path, restore_logging: None) -> None:

@@ -34,5 +34,7 @@ def setup(process: Literal["app", "worker", "cli"], *, log_to_file: bool = True)
         if settings.is_production and log_to_file
         else None,
         max_bytes=settings.log_max_bytes,
+        # The app and the worker log per request and per job: write from a thread.
+        background=process != "cli",
     )
     return settings
