@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ailawyer.db import migrate
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification, Role
+from ailawyer.queues.definitions import test_queue
+from ailawyer.realtime.emitter import SocketEmitter
 from ailawyer.services.notifications import (
     NotificationDraft,
     persist_notification,
     persist_notifications,
 )
 from ailawyer.services.users import create_user
+from ailawyer.worker.notify import JobNotifier
+from tests.fixtures.services import REDIS_URL
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -96,3 +102,48 @@ async def test_batch_is_idempotent_keeps_order_and_skips_unknown_users(
 async def test_empty_batch(database: Database) -> None:
     async with database.session() as session:
         assert await persist_notifications(session, []) == []
+
+
+async def test_unchecked_batch_refuses_an_unknown_owner(database: Database) -> None:
+    async with database.session() as session:
+        user = await create_user(
+            session, email="unchecked@kanzlei.test", name="U", password="p" * 16, role=Role.ANWALT
+        )
+    with pytest.raises(IntegrityError):
+        async with database.session() as session:
+            await persist_notifications(
+                session,
+                [draft(user.id, "job:bench:7:completed"), draft("cgone0000000000000000000", "k")],
+                check_owners=False,
+            )
+    async with database.session() as session:  # nothing of the refused batch stays
+        assert await session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
+async def test_notifier_batch_with_a_deleted_owner_still_notifies_the_others(
+    database: Database,
+) -> None:
+    # Concurrent completions are written together without looking owners up; a
+    # deleted owner makes that INSERT fail, and the batch is written again, checked.
+    async with database.session() as session:
+        users = [
+            await create_user(
+                session, email=f"o{i}@kanzlei.test", name="O", password="p" * 16, role=Role.ANWALT
+            )
+            for i in range(3)
+        ]
+    emitter = SocketEmitter(REDIS_URL)
+    notifier = JobNotifier(database, emitter)
+    owners = [users[0].id, "cdeleted000000000000000000", users[1].id, users[2].id]
+    try:
+        await asyncio.gather(
+            *(
+                notifier.completed(test_queue, f"job-{index}", owner)
+                for index, owner in enumerate(owners)
+            )
+        )
+    finally:
+        await emitter.close()
+    async with database.session() as session:
+        stored = set(await session.scalars(select(Notification.user_id)))
+    assert stored == {user.id for user in users}

@@ -35,8 +35,12 @@ def create_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> 
     url = normalize_database_url(url)
     parsed = make_url(url)
     # Parameters (password hashes, e-mail addresses) stay out of error messages,
-    # which reach the log.
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    # which reach the log. No ping before each checkout (a round trip per request
+    # and per job batch): a connection found dead when used invalidates the whole
+    # pool, so after a database restart one unit of work per process fails (the
+    # API answers 503, a job attempt is retried) and the next ones get new
+    # connections.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":

@@ -124,7 +124,7 @@ def _row_out(row: Any) -> NotificationOut:
 
 
 async def persist_notifications(
-    session: AsyncSession, drafts: list[NotificationDraft]
+    session: AsyncSession, drafts: list[NotificationDraft], *, check_owners: bool = True
 ) -> list[tuple[NotificationOut | None, bool]]:
     """`persist_notification` for many drafts at once, with one INSERT.
 
@@ -132,11 +132,18 @@ async def persist_notifications(
     row and whether it is new; `(None, False)` when its user no longer exists.
     Idempotent per (user, dedupe_key): a draft whose key is already stored gets the
     stored row.
+
+    `check_owners=False` skips looking the owners up first (a round trip): a
+    draft whose user is gone then fails the whole INSERT with `IntegrityError`,
+    and the caller tries again, checking.
     """
     if not drafts:
         return []
-    owners = set(
-        await session.scalars(select(User.id).where(User.id.in_({d.user_id for d in drafts})))
+    user_ids = {d.user_id for d in drafts}
+    owners = (
+        set(await session.scalars(select(User.id).where(User.id.in_(user_ids))))
+        if check_owners
+        else user_ids
     )
     now = utcnow()
     ids = {index: new_id() for index, d in enumerate(drafts) if d.user_id in owners}

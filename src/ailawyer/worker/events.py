@@ -22,6 +22,9 @@ log = create_logger("worker")
 def listen(worker: Any, spec: QueueSpec, metrics: WorkerMetrics) -> None:
     """Attach the listeners of one BullMQ `Worker`."""
     queue = spec.name
+    completed_total = metrics.completed.labels(queue=queue)
+    failed_total = metrics.failed.labels(queue=queue)
+    retried_total = metrics.retried.labels(queue=queue)
 
     def guarded(handler: Callable[..., None]) -> Callable[..., None]:
         def call(*args: Any) -> None:
@@ -33,19 +36,19 @@ def listen(worker: Any, spec: QueueSpec, metrics: WorkerMetrics) -> None:
         return call
 
     def completed(job: Any, _result: Any) -> None:
-        metrics.completed.labels(queue=queue).inc()
+        completed_total.inc()
         with log_context(jobId=str(job.id), userId=job_owner(job)):
             log.info("job.completed", queue=queue, attempts=job.attemptsMade)
 
     def failed(job: Any, _error: Any) -> None:
         with log_context(jobId=str(job.id), userId=job_owner(job)):
             if job.finishedOn:  # moved to `failed`: no retry follows
-                metrics.failed.labels(queue=queue).inc()
+                failed_total.inc()
                 log.error(
                     "job.failed", queue=queue, attempts=job.attemptsMade, reason=job.failedReason
                 )
             else:
-                metrics.retried.labels(queue=queue).inc()
+                retried_total.inc()
                 log.info(
                     "job.retry_scheduled",
                     queue=queue,

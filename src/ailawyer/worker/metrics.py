@@ -49,11 +49,15 @@ class WorkerMetrics:
         for queue in queues:  # every queue shows up with 0 before its first job
             for metric in (self.completed, self.failed, self.retried, self.duration):
                 metric.labels(queue=queue)
+        self._durations: dict[str, Any] = {}  # per queue, looked up once
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
     def observe_duration(self, queue: str, seconds: float) -> None:
-        self.duration.labels(queue=queue).observe(seconds)
+        child = self._durations.get(queue)
+        if child is None:
+            child = self._durations[queue] = self.duration.labels(queue=queue)
+        child.observe(seconds)
 
     def serve(self, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside the container
         """Start the /metrics endpoint in a daemon thread (raises OSError if the port is taken)."""

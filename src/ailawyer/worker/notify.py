@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer import messages
+from ailawyer.batching import GroupCall
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification, Role, User
 from ailawyer.logs import create_logger
@@ -50,7 +52,6 @@ EMIT_TIMEOUT_S = 3.0
 MAX_BATCH = 100
 
 Persisted = tuple[NotificationOut | None, bool]
-Waiter = asyncio.Future[Persisted]
 
 
 def completed_key(queue: str, job_id: str) -> str:
@@ -92,66 +93,28 @@ def _out(row: Notification) -> NotificationOut:
     return NotificationOut.model_validate(row)
 
 
-class GroupCommit:
-    """Persists the completion notifications of concurrent jobs in one transaction.
-
-    A job that completes while no write runs is written at once, alone; jobs that
-    complete while a write runs wait for it and are then written together (group
-    commit). Each job returns only once its own row is committed, so a job is still
-    never completed without its notification, and a database error fails every job
-    of that write, as it would have failed each alone. An idle worker waits for
-    nothing; a busy one pays one transaction (and one fsync) per batch, not per job.
-    """
-
-    def __init__(self, database: Database, max_batch: int = MAX_BATCH) -> None:
-        self._database = database
-        self._max_batch = max_batch
-        self._pending: list[tuple[NotificationDraft, Waiter]] = []
-        self._lock = asyncio.Lock()
-
-    async def persist(self, draft: NotificationDraft) -> Persisted:
-        future: Waiter = asyncio.get_running_loop().create_future()
-        self._pending.append((draft, future))
-        try:
-            while not future.done():
-                async with self._lock:
-                    if not future.done():
-                        batch = self._pending[: self._max_batch]
-                        del self._pending[: self._max_batch]
-                        await self._write(batch)
-        except BaseException:
-            if future.done() and not future.cancelled():
-                future.exception()  # retrieved: this task ends with its own error
-            raise
-        return future.result()
-
-    async def _write(self, batch: list[tuple[NotificationDraft, Waiter]]) -> None:
-        try:
-            async with self._database.session() as session:
-                results = await persist_notifications(session, [draft for draft, _ in batch])
-        except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        except BaseException:
-            # Cancelled (forced shutdown): nobody may wait for a write that never comes.
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(RuntimeError("notification write interrupted"))
-            raise
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
-
-
 class JobNotifier:
     """Persists and emits the notifications of job outcomes for one worker process."""
 
     def __init__(self, database: Database, emitter: SocketEmitter) -> None:
         self.database = database
         self.emitter = emitter
-        self._group = GroupCommit(database)
+        # Completions of concurrent jobs are committed together (one transaction,
+        # one INSERT); each job still returns only once its own row is committed,
+        # and a database error fails every job of that write.
+        self._persist: GroupCall[NotificationDraft, Persisted] = GroupCall(
+            self._persist_batch, max_batch=MAX_BATCH
+        )
+
+    async def _persist_batch(self, drafts: list[NotificationDraft]) -> list[Persisted]:
+        # Owners almost always exist: insert at once, and look them up only when
+        # one was deleted meanwhile (the foreign key refuses its row).
+        try:
+            async with self.database.session() as session:
+                return await persist_notifications(session, drafts, check_owners=False)
+        except IntegrityError:
+            async with self.database.session() as session:
+                return await persist_notifications(session, drafts)
 
     async def completed(self, spec: QueueSpec, job_id: str, user_id: str) -> None:
         """Commit the owner's notification (raises when the database fails), then emit."""
@@ -163,7 +126,7 @@ class JobNotifier:
             data={"jobId": job_id, "queue": spec.name},
             dedupe_key=completed_key(spec.name, job_id),
         )
-        out, created = await self._group.persist(draft)
+        out, created = await self._persist(draft)
         if out is None:
             log.warning("notification.owner_unknown", queue=spec.name, outcome="completed")
             return

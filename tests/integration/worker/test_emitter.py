@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -9,13 +10,16 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 from ailawyer.realtime.emitter import (
     SOCKETIO_CHANNEL,
+    SocketEmitter,
     close_socket_emitter,
     get_socket_emitter,
 )
 from ailawyer.services.notifications import NotificationOut
+from tests.fixtures.services import REDIS_URL, free_port
 
 
 @pytest.fixture
@@ -70,3 +74,26 @@ async def test_emits_to_user_akte_and_role_rooms(channel: PubSub) -> None:
         await close_socket_emitter()
     assert get_socket_emitter() is not emitter  # closed: the next call makes a new one
     await close_socket_emitter()
+
+
+async def test_concurrent_emits_all_arrive_in_order(channel: PubSub) -> None:
+    # Emits made at the same moment share one pipelined round trip.
+    emitter = SocketEmitter(REDIS_URL)
+    try:
+        await asyncio.gather(*(emitter.to_role("ADMIN", "tick", {"n": n}) for n in range(120)))
+        payloads = [await received(channel) for _ in range(120)]
+    finally:
+        await emitter.close()
+    assert [(payload["event"], payload["data"]) for payload in payloads] == [
+        ("tick", [{"n": n}]) for n in range(120)
+    ]
+
+
+async def test_a_publish_that_cannot_reach_redis_raises() -> None:
+    # The caller logs which event was lost; the library alone would only log.
+    emitter = SocketEmitter(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        with pytest.raises(RedisError):
+            await emitter.to_user("u1", "notification", {"id": "n1"})
+    finally:
+        await emitter.close()
