@@ -74,6 +74,10 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, null_pool: bool = False) -> None:
         self.engine = create_engine(url, pool_size=pool_size, null_pool=null_pool)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool, without BEGIN/COMMIT round trips around each statement.
+        self._autocommit_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,6 +93,16 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncSession]:
+        """A session whose every statement commits on its own (autocommit).
+
+        For a unit of work that is one statement (a multi-row INSERT is atomic by
+        itself): it saves the BEGIN and COMMIT round trips of `session()`.
+        """
+        async with self._autocommit_sessionmaker() as session:
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -108,9 +108,10 @@ class JobNotifier:
 
     async def _persist_batch(self, drafts: list[NotificationDraft]) -> list[Persisted]:
         # Owners almost always exist: insert at once, and look them up only when
-        # one was deleted meanwhile (the foreign key refuses its row).
+        # one was deleted meanwhile (the foreign key refuses its row). The INSERT
+        # is one statement, atomic alone: no BEGIN/COMMIT round trips around it.
         try:
-            async with self.database.session() as session:
+            async with self.database.statement() as session:
                 return await persist_notifications(session, drafts, check_owners=False)
         except IntegrityError:
             async with self.database.session() as session:
