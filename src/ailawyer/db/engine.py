@@ -2,6 +2,10 @@
 
 Only boundaries commit: the API's request dependency and the worker's job
 helper use `Database.session()`; services only `flush()`.
+
+`Database.reader()` is for reads that need no transaction (a session lookup, a
+health probe, a list): an autocommit connection from the same pool, so a read
+costs its statement and no BEGIN/COMMIT round trips.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -85,6 +90,18 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in autocommit mode: every statement stands alone.
+
+        For reads only. Setting and resetting the isolation level costs no round
+        trip with asyncpg (the driver only stops wrapping statements in a
+        transaction); SQLite runs the statement in its own implicit transaction.
+        """
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     async def dispose(self) -> None:
         await self.engine.dispose()
