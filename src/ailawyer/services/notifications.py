@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ailawyer import messages
 from ailawyer.db.base import new_id, utcnow
@@ -192,7 +192,7 @@ async def persist_notifications(
     return results
 
 
-def _encode_cursor(item: Notification) -> str:
+def _encode_cursor(item: NotificationOut) -> str:
     raw = f"{item.created_at.isoformat()}|{item.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -208,50 +208,55 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise BadRequest("Ungültiger Cursor") from None
 
 
-async def unread_count(session: AsyncSession, user_id: str) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Notification)
-        .where(
-            Notification.user_id == user_id,
-            Notification.read.is_(False),
-            Notification.dismissed.is_(False),
+async def unread_count(db: AsyncSession | AsyncConnection, user_id: str) -> int:
+    count = (
+        await db.execute(
+            select(func.count())
+            .select_from(_TABLE)
+            .where(
+                _TABLE.c.user_id == user_id,
+                _TABLE.c.read.is_(False),
+                _TABLE.c.dismissed.is_(False),
+            )
         )
-    )
+    ).scalar()
     return int(count or 0)
 
 
+# Only what the API shows (not `dedupe_key`), as plain rows: no ORM instances.
+_LIST_COLUMNS = tuple(_TABLE.c[name] for name in NotificationOut.model_fields)
+
+
 async def list_notifications(
-    session: AsyncSession,
+    db: AsyncSession | AsyncConnection,
     user_id: str,
     *,
     limit: int = 20,
     cursor: str | None = None,
     unread_only: bool = False,
 ) -> NotificationPage:
-    """The owner's notifications, newest first, without dismissed ones."""
+    """The owner's notifications, newest first, without dismissed ones.
+
+    A read: it needs no transaction, so the API runs it on an autocommit
+    connection. Rows become `NotificationOut` without a second validation pass
+    (the columns are typed by the table, and the model is what we send).
+    """
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(Notification).where(
-        Notification.user_id == user_id, Notification.dismissed.is_(False)
-    )
+    c = _TABLE.c
+    query = select(*_LIST_COLUMNS).where(c.user_id == user_id, c.dismissed.is_(False))
     if unread_only:
-        query = query.where(Notification.read.is_(False))
+        query = query.where(c.read.is_(False))
     if cursor:
         stamp, item_id = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                Notification.created_at < stamp,
-                and_(Notification.created_at == stamp, Notification.id < item_id),
-            )
-        )
-    query = query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
-    rows = list((await session.execute(query)).scalars())
+        query = query.where(or_(c.created_at < stamp, and_(c.created_at == stamp, c.id < item_id)))
+    query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit + 1)
+    rows = (await db.execute(query)).all()
     more = len(rows) > limit
-    rows = rows[:limit]
-    return NotificationPage(
-        items=[NotificationOut.model_validate(row) for row in rows],
-        unread_count=await unread_count(session, user_id),
-        next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
+    items = [NotificationOut.model_construct(**row._mapping) for row in rows[:limit]]
+    return NotificationPage.model_construct(
+        items=items,
+        unread_count=await unread_count(db, user_id),
+        next_cursor=_encode_cursor(items[-1]) if more and items else None,
     )
 
 
