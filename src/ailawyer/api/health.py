@@ -18,8 +18,10 @@ Cost per request, because probes and load balancers call this endpoint often:
   process; the worker's own heartbeat is refreshed far less often, so a dead
   worker is reported at most that much later. "No worker" is never cached: the
   next request asks again, so a worker that comes back is seen at once.
-- The short-lived Redis connection is built from settings resolved once (redis-py
-  otherwise reads its own package metadata for every new connection).
+- The Redis check opens one bare connection (no client object, no pool) from
+  settings resolved once, and skips CLIENT SETINFO: redis-py would otherwise
+  build a pool per check and read its own package metadata for every new
+  connection.
 """
 
 from __future__ import annotations
@@ -31,8 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import httpx
-from redis.asyncio import Redis
-from redis.driver_info import DriverInfo
+from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -94,31 +95,34 @@ class HealthChecks:
         self.timeout_s = settings.health_check_timeout_ms / 1000
         self._worker_names = worker_client_names(producer)
         self._worker_seen_at: float | None = None
-        # Resolved once: redis-py would otherwise look its version up in the
-        # installed package's metadata for every connection it creates.
-        self._redis_options: dict[str, Any] = {
-            "socket_connect_timeout": self.timeout_s,
-            "socket_timeout": self.timeout_s,
-            "retry_on_timeout": False,
-            "client_name": "ailawyer-health",
-            "driver_info": DriverInfo(),
-        }
-
-    def _short_lived_redis(self) -> Redis:
-        # Not the app's pooled client: a fresh connection proves Redis accepts
-        # new clients now, and no retry loop stretches the answer.
-        return Redis.from_url(self.settings.redis_url, **self._redis_options)
+        # The URL is parsed once (host, port, TLS, credentials, database); the
+        # pool itself never opens a connection.
+        template = ConnectionPool.from_url(
+            settings.redis_url,
+            socket_connect_timeout=self.timeout_s,
+            socket_timeout=self.timeout_s,
+            retry_on_timeout=False,
+            client_name="ailawyer-health",
+            driver_info=None,  # no CLIENT SETINFO round trip for a one-PING connection
+        )
+        self._redis_connection_class = template.connection_class
+        self._redis_connection_kwargs: dict[str, Any] = dict(template.connection_kwargs)
 
     async def postgres(self) -> bool:
         async with self.database.reader() as conn:
             return (await conn.exec_driver_sql("SELECT 1")).scalar() == 1
 
     async def redis(self) -> bool:
-        client = self._short_lived_redis()
+        # Not the app's pooled client: a fresh connection proves Redis accepts
+        # new clients now (connect, authenticate, select), and no retry loop
+        # stretches the answer.
+        connection = self._redis_connection_class(**self._redis_connection_kwargs)
         try:
-            return bool(await client.ping())
+            await connection.connect()  # type: ignore[no-untyped-call]
+            await connection.send_command("PING")
+            return await connection.read_response() in (b"PONG", "PONG")
         finally:
-            await client.aclose()
+            await connection.disconnect()
 
     async def worker(self) -> bool:
         seen = self._worker_seen_at

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select, tuple_, update
+from sqlalchemy import Select, Table, and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -208,23 +208,27 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise BadRequest("Ungültiger Cursor") from None
 
 
-async def unread_count(db: AsyncSession | AsyncConnection, user_id: str) -> int:
-    count = (
-        await db.execute(
-            select(func.count())
-            .select_from(_TABLE)
-            .where(
-                _TABLE.c.user_id == user_id,
-                _TABLE.c.read.is_(False),
-                _TABLE.c.dismissed.is_(False),
-            )
+def _unread_count_query(user_id: str) -> Select[int]:
+    # An alias: inside the list's statement it must not correlate with the page.
+    unread = _TABLE.alias("unread")
+    return (
+        select(func.count())
+        .select_from(unread)
+        .where(
+            unread.c.user_id == user_id,
+            unread.c.read.is_(False),
+            unread.c.dismissed.is_(False),
         )
-    ).scalar()
-    return int(count or 0)
+    )
+
+
+async def unread_count(db: AsyncSession | AsyncConnection, user_id: str) -> int:
+    return int((await db.execute(_unread_count_query(user_id))).scalar() or 0)
 
 
 # Only what the API shows (not `dedupe_key`), as plain rows: no ORM instances.
-_LIST_COLUMNS = tuple(_TABLE.c[name] for name in NotificationOut.model_fields)
+_LIST_FIELDS = tuple(NotificationOut.model_fields)
+_LIST_COLUMNS = tuple(_TABLE.c[name] for name in _LIST_FIELDS)
 
 
 async def list_notifications(
@@ -238,12 +242,16 @@ async def list_notifications(
     """The owner's notifications, newest first, without dismissed ones.
 
     A read: it needs no transaction, so the API runs it on an autocommit
-    connection. Rows become `NotificationOut` without a second validation pass
-    (the columns are typed by the table, and the model is what we send).
+    connection. One statement brings the page and, as an uncorrelated
+    subquery PostgreSQL computes once, the unread count; only an empty page
+    asks for the count on its own. Rows become `NotificationOut` without a
+    second validation pass (the table types the columns).
     """
     limit = max(1, min(limit, MAX_PAGE))
     c = _TABLE.c
-    query = select(*_LIST_COLUMNS).where(c.user_id == user_id, c.dismissed.is_(False))
+    query = select(
+        *_LIST_COLUMNS, _unread_count_query(user_id).scalar_subquery().label("unread_count")
+    ).where(c.user_id == user_id, c.dismissed.is_(False))
     if unread_only:
         query = query.where(c.read.is_(False))
     if cursor:
@@ -251,11 +259,15 @@ async def list_notifications(
         query = query.where(or_(c.created_at < stamp, and_(c.created_at == stamp, c.id < item_id)))
     query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit + 1)
     rows = (await db.execute(query)).all()
+    count = int(rows[0][-1]) if rows else await unread_count(db, user_id)
     more = len(rows) > limit
-    items = [NotificationOut.model_construct(**row._mapping) for row in rows[:limit]]
+    items = [
+        NotificationOut.model_construct(**dict(zip(_LIST_FIELDS, row, strict=False)))
+        for row in rows[:limit]
+    ]
     return NotificationPage.model_construct(
         items=items,
-        unread_count=await unread_count(db, user_id),
+        unread_count=count,
         next_cursor=_encode_cursor(items[-1]) if more and items else None,
     )
 
