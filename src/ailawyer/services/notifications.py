@@ -10,9 +10,10 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, func, or_, select, tuple_, update
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -208,27 +209,52 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise BadRequest("Ungültiger Cursor") from None
 
 
-def _unread_count_query(user_id: str) -> Select[int]:
+# The list's statements are built once, with bound parameters: building a
+# select with an aliased subquery costs more than running it.
+_USER_ID = bindparam("user_id", type_=_TABLE.c.user_id.type)
+
+
+def _unread_count_query() -> Select[int]:
     # An alias: inside the list's statement it must not correlate with the page.
     unread = _TABLE.alias("unread")
     return (
         select(func.count())
         .select_from(unread)
         .where(
-            unread.c.user_id == user_id,
+            unread.c.user_id == _USER_ID,
             unread.c.read.is_(False),
             unread.c.dismissed.is_(False),
         )
     )
 
 
+_UNREAD_COUNT = _unread_count_query()
+
+
 async def unread_count(db: AsyncSession | AsyncConnection, user_id: str) -> int:
-    return int((await db.execute(_unread_count_query(user_id))).scalar() or 0)
+    return int((await db.execute(_UNREAD_COUNT, {"user_id": user_id})).scalar() or 0)
 
 
 # Only what the API shows (not `dedupe_key`), as plain rows: no ORM instances.
 _LIST_FIELDS = tuple(NotificationOut.model_fields)
-_LIST_COLUMNS = tuple(_TABLE.c[name] for name in _LIST_FIELDS)
+
+
+@cache
+def _page_query(unread_only: bool, after_cursor: bool) -> Select[Any]:
+    """One page, newest first, with the unread count as an uncorrelated
+    subquery (PostgreSQL computes it once, as an InitPlan)."""
+    c = _TABLE.c
+    query = select(
+        *(c[name] for name in _LIST_FIELDS),
+        _unread_count_query().scalar_subquery().label("unread_count"),
+    ).where(c.user_id == _USER_ID, c.dismissed.is_(False))
+    if unread_only:
+        query = query.where(c.read.is_(False))
+    if after_cursor:
+        stamp = bindparam("stamp", type_=c.created_at.type)
+        item_id = bindparam("item_id", type_=c.id.type)
+        query = query.where(or_(c.created_at < stamp, and_(c.created_at == stamp, c.id < item_id)))
+    return query.order_by(c.created_at.desc(), c.id.desc()).limit(bindparam("limit"))
 
 
 async def list_notifications(
@@ -242,23 +268,16 @@ async def list_notifications(
     """The owner's notifications, newest first, without dismissed ones.
 
     A read: it needs no transaction, so the API runs it on an autocommit
-    connection. One statement brings the page and, as an uncorrelated
-    subquery PostgreSQL computes once, the unread count; only an empty page
-    asks for the count on its own. Rows become `NotificationOut` without a
-    second validation pass (the table types the columns).
+    connection. One statement brings the page and the unread count; only an
+    empty page asks for the count on its own. Rows become `NotificationOut`
+    without a second validation pass (the table types the columns).
     """
     limit = max(1, min(limit, MAX_PAGE))
-    c = _TABLE.c
-    query = select(
-        *_LIST_COLUMNS, _unread_count_query(user_id).scalar_subquery().label("unread_count")
-    ).where(c.user_id == user_id, c.dismissed.is_(False))
-    if unread_only:
-        query = query.where(c.read.is_(False))
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
     if cursor:
-        stamp, item_id = _decode_cursor(cursor)
-        query = query.where(or_(c.created_at < stamp, and_(c.created_at == stamp, c.id < item_id)))
-    query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit + 1)
-    rows = (await db.execute(query)).all()
+        params["stamp"], params["item_id"] = _decode_cursor(cursor)
+    query = _page_query(unread_only, bool(cursor))
+    rows = (await db.execute(query, params)).all()
     count = int(rows[0][-1]) if rows else await unread_count(db, user_id)
     more = len(rows) > limit
     items = [
