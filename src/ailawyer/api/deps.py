@@ -1,4 +1,15 @@
-"""Request dependencies, as `Annotated` aliases: `SessionDep`, `CurrentUser`, `AdminUser`.
+"""Request dependencies, as `Annotated` aliases: `ReadDep`, `SessionDep`,
+`CurrentUser`, `AdminUser`.
+
+A request touches the database through one `RequestDatabase`, one pooled
+connection at a time. Reads that need no transaction (the session lookup of
+every authenticated request, a list) go through `ReadDep`: an autocommit
+connection, taken on first use, so they cost their statements and no
+BEGIN/COMMIT. An endpoint that writes asks for `SessionDep`: the autocommit
+connection, if any, goes back to the pool first, and from then on every read
+of the request, authentication included, runs inside that unit of work. So an
+endpoint that needs nothing from the database beyond who is calling (an
+enqueue) opens no transaction at all.
 
 `SessionDep` is the request's unit of work. It is the boundary that commits:
 when the endpoint returns, it commits, and only then are the request's
@@ -19,19 +30,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Final, cast
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader
 from redis.asyncio import Redis
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ailawyer import messages
 from ailawyer.api.post_commit import PostCommit
 from ailawyer.api.state import STATE_KEY, AppState
 from ailawyer.config import Settings
-from ailawyer.db.models import User
+from ailawyer.db.engine import Database
 from ailawyer.errors import Forbidden, ServiceUnavailable, Unauthorized
 from ailawyer.logs import bind_context, create_logger
 from ailawyer.queues.producer import QueueProducer
@@ -87,28 +99,88 @@ async def get_post_commit(state: StateDep) -> AsyncIterator[PostCommit]:
 PostCommitDep = Annotated[PostCommit, Depends(get_post_commit, scope="function")]
 
 
-async def _connect(session: AsyncSession) -> None:
-    """Take the request's connection now, under a deadline: a database that is
-    gone or does not answer is a 503, not a hung request or a 500."""
+@asynccontextmanager
+async def _deadline() -> AsyncIterator[None]:
+    """Taking a connection, under a deadline: a database that is gone or does
+    not answer is a 503, not a hung request or a 500."""
     try:
         async with asyncio.timeout(DB_CONNECT_TIMEOUT_S):
-            await session.connection()
+            yield
     except (DBAPIError, OSError, TimeoutError) as exc:
         log.error("database.unavailable", error=type(exc).__name__)
         raise ServiceUnavailable(messages.SERVICE_UNAVAILABLE) from exc
 
 
-async def get_db_session(state: StateDep, _after: PostCommitDep) -> AsyncIterator[AsyncSession]:
+class RequestDatabase:
+    """One request's database access: at most one pooled connection at a time
+    (two per request could exhaust the pool under load and wait on itself)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._reader: AbstractAsyncContextManager[AsyncConnection] | None = None
+        self._connection: AsyncConnection | None = None
+        self._session: AsyncSession | None = None
+
+    async def reads(self) -> AsyncSession | AsyncConnection:
+        """The unit of work if the request has one, else an autocommit connection."""
+        if self._session is not None:
+            return self._session
+        if self._connection is None:
+            reader = self._database.reader()
+            async with _deadline():
+                self._connection = await reader.__aenter__()
+            self._reader = reader
+        return self._connection
+
+    async def release(self) -> None:
+        """Give the autocommit connection back, if one was taken."""
+        reader, self._reader, self._connection = self._reader, None, None
+        if reader is not None:
+            await reader.__aexit__(None, None, None)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """The request's transaction: commits when the block ends without error."""
+        await self.release()
+        async with self._database.sessionmaker() as session:
+            async with _deadline():
+                await session.connection()
+            self._session = session
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                self._session = None
+            await session.commit()
+
+
+async def get_request_db(state: StateDep) -> AsyncIterator[RequestDatabase]:
+    db = RequestDatabase(state.database)
+    try:
+        yield db
+    finally:
+        await db.release()
+
+
+RequestDatabaseDep = Annotated[RequestDatabase, Depends(get_request_db, scope="function")]
+
+
+async def get_reader(db: RequestDatabaseDep) -> AsyncSession | AsyncConnection:
+    return await db.reads()
+
+
+ReadDep = Annotated[AsyncSession | AsyncConnection, Depends(get_reader)]
+
+
+async def get_db_session(
+    db: RequestDatabaseDep, _after: PostCommitDep
+) -> AsyncIterator[AsyncSession]:
     """Depends on `PostCommitDep`, so it is entered after it and exits (commits)
     before the buffer is flushed."""
-    async with state.database.sessionmaker() as session:
-        await _connect(session)
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+    async with db.unit_of_work() as session:
+        yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
@@ -117,7 +189,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 async def get_auth(
     request: Request,
     state: StateDep,
-    session: SessionDep,
+    db: RequestDatabaseDep,
     cookie: Annotated[str | None, Depends(_session_cookie)],
     csrf: Annotated[str | None, Depends(_csrf_header)],
 ) -> auth.Authenticated:
@@ -127,7 +199,7 @@ async def get_auth(
         raise Unauthorized(messages.NOT_AUTHENTICATED)
     if request.method not in SAFE_METHODS and not auth.csrf_matches(secret, token, csrf):
         raise Forbidden(messages.CSRF_FAILED)
-    found = await auth.authenticate(session, secret=secret, cookie=cookie)
+    found = await auth.authenticate(await db.reads(), secret=secret, cookie=cookie)
     if found is None:
         raise Unauthorized(messages.NOT_AUTHENTICATED)
     bind_context(userId=found.user.id)
@@ -137,17 +209,17 @@ async def get_auth(
 AuthDep = Annotated[auth.Authenticated, Depends(get_auth)]
 
 
-async def get_current_user(found: AuthDep) -> User:
+async def get_current_user(found: AuthDep) -> auth.AuthUser:
     return found.user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[auth.AuthUser, Depends(get_current_user)]
 
 
-async def get_admin_user(user: CurrentUser) -> User:
+async def get_admin_user(user: CurrentUser) -> auth.AuthUser:
     if not user.is_admin:
         raise Forbidden(messages.NO_PERMISSION)
     return user
 
 
-AdminUser = Annotated[User, Depends(get_admin_user)]
+AdminUser = Annotated[auth.AuthUser, Depends(get_admin_user)]

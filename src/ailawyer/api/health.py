@@ -8,6 +8,20 @@ says `unhealthy` and how long the check took.
 The worker check asks Redis for the BullMQ workers registered on our queues
 (CLIENT LIST). Managed Redis services may forbid that command; then, and when
 no BullMQ client is listed, the workers' heartbeat keys decide.
+
+Cost per request, because probes and load balancers call this endpoint often:
+
+- CLIENT LIST is searched as raw bytes for our workers' client names (BullMQ's
+  `get_workers` parses every client of the server into a dict, which was a
+  fifth of the endpoint's CPU time on a busy Redis).
+- A worker seen alive is believed for `WORKER_SEEN_TTL_S` (1 s) in this
+  process; the worker's own heartbeat is refreshed far less often, so a dead
+  worker is reported at most that much later. "No worker" is never cached: the
+  next request asks again, so a worker that comes back is seen at once.
+- The Redis check opens one bare connection (no client object, no pool) from
+  settings resolved once, and skips CLIENT SETINFO: redis-py would otherwise
+  build a pool per check and read its own package metadata for every new
+  connection.
 """
 
 from __future__ import annotations
@@ -16,12 +30,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import httpx
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ailawyer.config import Settings
@@ -34,8 +47,8 @@ log = create_logger("api.health")
 
 Status = Literal["healthy", "unhealthy", "not_configured"]
 
-# BullMQ's stand-in entry when the server does not know CLIENT LIST.
-_CLIENT_LIST_UNSUPPORTED: Final = "CLIENT LIST not supported"
+# How long a worker seen alive is believed without asking Redis again.
+WORKER_SEEN_TTL_S: Final = 1.0
 # The peers' own liveness endpoints.
 PEER_PATHS: Final = {
     "minio": "/minio/health/live",
@@ -53,56 +66,88 @@ class CheckResult:
     latency_ms: int
 
 
-@dataclass(frozen=True)
+def worker_client_names(producer: QueueProducer) -> tuple[bytes, ...]:
+    """What a BullMQ worker of one of our queues looks like in CLIENT LIST: its
+    connection name is the queue's qualified name (`{prefix}:{queue}`), alone or
+    followed by `:w:{worker name}` (BullMQ's `Queue.get_workers` matcher).
+    Fields are separated by single spaces and names cannot contain one."""
+    names: list[bytes] = []
+    for queue in producer.queues.values():
+        qualified = queue.backend.clientName().encode()
+        names += [b" name=" + qualified + b" ", b" name=" + qualified + b":w:"]
+    return tuple(names)
+
+
 class HealthChecks:
     """What the checks need; built once per app (the lifespan owns these)."""
 
-    settings: Settings
-    database: Database
-    producer: QueueProducer
-    http: httpx.AsyncClient
-
-    @property
-    def timeout_s(self) -> float:
-        return self.settings.health_check_timeout_ms / 1000
-
-    def _short_lived_redis(self) -> Redis:
-        # Not the app's pooled client: a fresh connection proves Redis accepts
-        # new clients now, and no retry loop stretches the answer.
-        return Redis.from_url(
-            self.settings.redis_url,
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        producer: QueueProducer,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.producer = producer
+        self.http = http
+        self.timeout_s = settings.health_check_timeout_ms / 1000
+        self._worker_names = worker_client_names(producer)
+        self._worker_seen_at: float | None = None
+        # The URL is parsed once (host, port, TLS, credentials, database); the
+        # pool itself never opens a connection.
+        template = ConnectionPool.from_url(
+            settings.redis_url,
             socket_connect_timeout=self.timeout_s,
             socket_timeout=self.timeout_s,
             retry_on_timeout=False,
             client_name="ailawyer-health",
+            driver_info=None,  # no CLIENT SETINFO round trip for a one-PING connection
         )
+        self._redis_connection_class = template.connection_class
+        self._redis_connection_kwargs: dict[str, Any] = dict(template.connection_kwargs)
 
     async def postgres(self) -> bool:
-        async with self.database.engine.connect() as conn:
-            return (await conn.execute(text("SELECT 1"))).scalar() == 1
+        async with self.database.reader() as conn:
+            return (await conn.exec_driver_sql("SELECT 1")).scalar() == 1
 
     async def redis(self) -> bool:
-        client = self._short_lived_redis()
+        # Not the app's pooled client: a fresh connection proves Redis accepts
+        # new clients now (connect, authenticate, select), and no retry loop
+        # stretches the answer.
+        connection = self._redis_connection_class(**self._redis_connection_kwargs)
         try:
-            return bool(await client.ping())
+            await connection.connect()  # type: ignore[no-untyped-call]
+            await connection.send_command("PING")
+            return await connection.read_response() in (b"PONG", "PONG")
         finally:
-            await client.aclose()
+            await connection.disconnect()
 
     async def worker(self) -> bool:
+        seen = self._worker_seen_at
+        if seen is not None and time.monotonic() - seen < WORKER_SEEN_TTL_S:
+            return True
+        self._worker_seen_at = None
+        alive = await self._worker_alive()
+        if alive:
+            self._worker_seen_at = time.monotonic()
+        return alive
+
+    async def _worker_alive(self) -> bool:
+        redis = self.producer.connection
         try:
-            for queue in self.producer.queues.values():
-                workers = await queue.get_workers()
-                if any(w.get("name") == _CLIENT_LIST_UNSUPPORTED for w in workers):
-                    break
-                if workers:
-                    return True
-        except ResponseError as exc:  # e.g. NOPERM: CLIENT LIST is not ours to call
+            clients = await redis.execute_command(  # type: ignore[no-untyped-call]
+                "CLIENT", "LIST", NEVER_DECODE=True
+            )
+        except ResponseError as exc:  # NOPERM, or a server without CLIENT LIST
             log.info("health.client_list_refused", error=redact_text(str(exc)))
-        client = self._short_lived_redis()
-        try:
-            return bool(await live_workers(client))
-        finally:
-            await client.aclose()
+        else:
+            # `name` is never a line's first field, so " name=" always matches.
+            listed = clients if isinstance(clients, bytes) else str(clients).encode()
+            if any(name in listed for name in self._worker_names):
+                return True
+        return bool(await live_workers(redis))
 
     def peer(self, name: str) -> Callable[[], Awaitable[bool]] | None:
         base = {

@@ -2,18 +2,25 @@
 
 Only boundaries commit: the API's request dependency and the worker's job
 helper use `Database.session()`; services only `flush()`.
+
+`Database.reader()` is for reads that need no transaction (a session lookup, a
+health probe, a list): an autocommit connection from the same pool, so a read
+costs its statement and no BEGIN/COMMIT round trips.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -24,6 +31,10 @@ from sqlalchemy.pool import NullPool
 from ailawyer.config import normalize_database_url
 
 QUERY_TIMEOUT_S = 30.0
+# A pooled connection idle for longer than this is pinged before it is handed
+# out; one used more recently is trusted.
+PING_AFTER_IDLE_S: Final = 1.0
+_CHECKED_IN: Final = "ailawyer_checked_in_at"
 
 
 def create_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> AsyncEngine:
@@ -35,11 +46,7 @@ def create_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> 
     url = normalize_database_url(url)
     parsed = make_url(url)
     # Parameters (password hashes, e-mail addresses) stay out of error messages,
-    # which reach the log. No ping before each checkout (a round trip per request
-    # and per job batch): a connection found dead when used invalidates the whole
-    # pool, so after a database restart one unit of work per process fails (the
-    # API answers 503, a job attempt is retried) and the next ones get new
-    # connections.
+    # which reach the log.
     kwargs: dict[str, Any] = {"hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -56,7 +63,42 @@ def create_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> 
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        _ping_idle_connections(engine)
     return engine
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """`pool_pre_ping`, for connections that sat idle only.
+
+    SQLAlchemy's pre-ping costs three round trips with asyncpg (BEGIN, `;`,
+    ROLLBACK) on every checkout, i.e. on every request and every job; it was the
+    most expensive statement of an authenticated request. A connection that was
+    in use less than `PING_AFTER_IDLE_S` ago is handed out as it is; one that
+    sat longer (the case after a database restart or a network cut) is pinged,
+    and a dead one is replaced before anyone sees it. A connection that dies
+    within that second fails its statement like any connection that dies
+    mid-request: a 503 (or a retried job), and SQLAlchemy then replaces every
+    pooled connection older than the failure.
+    """
+    dialect: Dialect = engine.sync_engine.dialect
+
+    def checkin(_dbapi: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    def checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is None or time.monotonic() - checked_in < PING_AFTER_IDLE_S:
+            return  # new, or used a moment ago
+        try:
+            alive = dialect.do_ping(dbapi)
+        except Exception as exc:
+            raise DisconnectionError() from exc
+        if not alive:
+            raise DisconnectionError()
+
+    event.listen(engine.sync_engine, "checkin", checkin)
+    event.listen(engine.sync_engine, "checkout", checkout)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -103,6 +145,18 @@ class Database:
         """
         async with self._autocommit_sessionmaker() as session:
             yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in autocommit mode: every statement stands alone.
+
+        For reads only. Setting and resetting the isolation level costs no round
+        trip with asyncpg (the driver only stops wrapping statements in a
+        transaction); SQLite runs the statement in its own implicit transaction.
+        """
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -9,6 +9,13 @@ extra is stored, and it dies with the session.
 
 No HTTP types here: the API sets cookies and maps errors, the Socket.IO server
 calls `authenticate` with the handshake's cookie.
+
+`authenticate` runs on every authenticated request, so it is one statement
+(session joined to its user, only the columns we use, every condition in SQL)
+that works on a session or on an autocommit connection, and it returns plain
+snapshots (`AuthUser`, `SessionInfo`) rather than ORM objects. Nothing is
+cached: a revoked session or a deactivated user is refused by the very next
+request, in every process.
 """
 
 from __future__ import annotations
@@ -20,16 +27,15 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, cast
 
 from redis.asyncio import Redis
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ailawyer import messages
 from ailawyer.db.base import utcnow
-from ailawyer.db.models import User, UserSession
+from ailawyer.db.models import Role, User, UserSession
 from ailawyer.errors import TooManyRequests
 from ailawyer.logs import create_logger
 from ailawyer.queues.jobs import redis_deadline
@@ -102,13 +108,55 @@ class IssuedSession:
     expires_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    """The authenticated user, as a request needs it (not an ORM object: it
+    outlives any database session and costs no identity-map bookkeeping)."""
+
+    id: str
+    email: str
+    name: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Authenticated:
     """A request's verified session."""
 
-    user: User
-    session: UserSession
+    user: AuthUser
+    session: SessionInfo
     token: str
+
+
+_SESSIONS = cast(Table, UserSession.__table__)
+_USERS = cast(Table, User.__table__)
+# One statement, compiled once and cached by SQLAlchemy (and prepared by asyncpg).
+_SESSION_LOOKUP: Final = (
+    select(
+        _SESSIONS.c.expires_at,
+        _USERS.c.id,
+        _USERS.c.email,
+        _USERS.c.name,
+        _USERS.c.role,
+    )
+    .join_from(_SESSIONS, _USERS, _SESSIONS.c.user_id == _USERS.c.id)
+    .where(
+        _SESSIONS.c.id == bindparam("session_id", type_=_SESSIONS.c.id.type),
+        _SESSIONS.c.revoked_at.is_(None),
+        _SESSIONS.c.expires_at > bindparam("now", type_=_SESSIONS.c.expires_at.type),
+        _USERS.c.active.is_(True),
+    )
+)
 
 
 async def verify_credentials(session: AsyncSession, email: str, password: str) -> User | None:
@@ -143,32 +191,32 @@ async def start_session(
 
 
 async def authenticate(
-    session: AsyncSession, *, secret: str, cookie: str | None
+    db: AsyncSession | AsyncConnection, *, secret: str, cookie: str | None
 ) -> Authenticated | None:
     """The session behind a cookie, if it is signed, known, unrevoked, unexpired
     and its user is still active. Anything else is simply no session."""
     token = token_from_cookie(secret, cookie)
     if token is None:
         return None
-    user_session = await session.scalar(
-        select(UserSession)
-        .where(UserSession.id == session_id(token))
-        .options(joinedload(UserSession.user))
+    sid = session_id(token)
+    row = (await db.execute(_SESSION_LOOKUP, {"session_id": sid, "now": utcnow()})).first()
+    if row is None:
+        return None
+    expires_at, user_id, email, name, role = row
+    return Authenticated(
+        user=AuthUser(id=user_id, email=email, name=name, role=role),
+        session=SessionInfo(id=sid, expires_at=expires_at),
+        token=token,
     )
-    if user_session is None:
-        return None
-    user = user_session.user
-    if user_session.revoked_at is not None or user_session.expires_at <= utcnow():
-        return None
-    if not user.active:
-        return None
-    return Authenticated(user=user, session=user_session, token=token)
 
 
-async def revoke(session: AsyncSession, user_session: UserSession) -> None:
-    if user_session.revoked_at is None:
-        user_session.revoked_at = utcnow()
-        await session.flush()
+async def revoke(session: AsyncSession, user_session: SessionInfo) -> None:
+    """Mark the session revoked (flush only; the request commits)."""
+    await session.execute(
+        update(UserSession)
+        .where(UserSession.id == user_session.id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 class LoginRateLimiter:

@@ -10,12 +10,13 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select, tuple_, update
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ailawyer import messages
 from ailawyer.db.base import new_id, utcnow
@@ -199,7 +200,7 @@ async def persist_notifications(
     return results
 
 
-def _encode_cursor(item: Notification) -> str:
+def _encode_cursor(item: NotificationOut) -> str:
     raw = f"{item.created_at.isoformat()}|{item.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -215,50 +216,85 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise BadRequest("Ungültiger Cursor") from None
 
 
-async def unread_count(session: AsyncSession, user_id: str) -> int:
-    count = await session.scalar(
+# The list's statements are built once, with bound parameters: building a
+# select with an aliased subquery costs more than running it.
+_USER_ID = bindparam("user_id", type_=_TABLE.c.user_id.type)
+
+
+def _unread_count_query() -> Select[int]:
+    # An alias: inside the list's statement it must not correlate with the page.
+    unread = _TABLE.alias("unread")
+    return (
         select(func.count())
-        .select_from(Notification)
+        .select_from(unread)
         .where(
-            Notification.user_id == user_id,
-            Notification.read.is_(False),
-            Notification.dismissed.is_(False),
+            unread.c.user_id == _USER_ID,
+            unread.c.read.is_(False),
+            unread.c.dismissed.is_(False),
         )
     )
-    return int(count or 0)
+
+
+_UNREAD_COUNT = _unread_count_query()
+
+
+async def unread_count(db: AsyncSession | AsyncConnection, user_id: str) -> int:
+    return int((await db.execute(_UNREAD_COUNT, {"user_id": user_id})).scalar() or 0)
+
+
+# Only what the API shows (not `dedupe_key`), as plain rows: no ORM instances.
+_LIST_FIELDS = tuple(NotificationOut.model_fields)
+
+
+@cache
+def _page_query(unread_only: bool, after_cursor: bool) -> Select[Any]:
+    """One page, newest first, with the unread count as an uncorrelated
+    subquery (PostgreSQL computes it once, as an InitPlan)."""
+    c = _TABLE.c
+    query = select(
+        *(c[name] for name in _LIST_FIELDS),
+        _unread_count_query().scalar_subquery().label("unread_count"),
+    ).where(c.user_id == _USER_ID, c.dismissed.is_(False))
+    if unread_only:
+        query = query.where(c.read.is_(False))
+    if after_cursor:
+        stamp = bindparam("stamp", type_=c.created_at.type)
+        item_id = bindparam("item_id", type_=c.id.type)
+        query = query.where(or_(c.created_at < stamp, and_(c.created_at == stamp, c.id < item_id)))
+    return query.order_by(c.created_at.desc(), c.id.desc()).limit(bindparam("limit"))
 
 
 async def list_notifications(
-    session: AsyncSession,
+    db: AsyncSession | AsyncConnection,
     user_id: str,
     *,
     limit: int = 20,
     cursor: str | None = None,
     unread_only: bool = False,
 ) -> NotificationPage:
-    """The owner's notifications, newest first, without dismissed ones."""
+    """The owner's notifications, newest first, without dismissed ones.
+
+    A read: it needs no transaction, so the API runs it on an autocommit
+    connection. One statement brings the page and the unread count; only an
+    empty page asks for the count on its own. Rows become `NotificationOut`
+    without a second validation pass (the table types the columns).
+    """
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(Notification).where(
-        Notification.user_id == user_id, Notification.dismissed.is_(False)
-    )
-    if unread_only:
-        query = query.where(Notification.read.is_(False))
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
     if cursor:
-        stamp, item_id = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                Notification.created_at < stamp,
-                and_(Notification.created_at == stamp, Notification.id < item_id),
-            )
-        )
-    query = query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
-    rows = list((await session.execute(query)).scalars())
+        params["stamp"], params["item_id"] = _decode_cursor(cursor)
+    query = _page_query(unread_only, bool(cursor))
+    rows = (await db.execute(query, params)).all()
+    count = int(rows[0][-1]) if rows else await unread_count(db, user_id)
     more = len(rows) > limit
-    rows = rows[:limit]
-    return NotificationPage(
-        items=[NotificationOut.model_validate(row) for row in rows],
-        unread_count=await unread_count(session, user_id),
-        next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
+    items = [
+        NotificationOut.model_construct(**dict(zip(_LIST_FIELDS, row, strict=False)))
+        for row in rows[:limit]
+    ]
+    return NotificationPage.model_construct(
+        items=items,
+        unread_count=count,
+        next_cursor=_encode_cursor(items[-1]) if more and items else None,
     )
 
 

@@ -23,8 +23,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ailawyer.api.deps import SessionDep, StateDep
-from ailawyer.db.models import User
+from ailawyer.api.deps import ReadDep, StateDep
 from ailawyer.services import auth
 
 router = APIRouter(include_in_schema=False)
@@ -66,17 +65,17 @@ def render(
     return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
 
 
-async def page_user(request: Request, state: StateDep, session: SessionDep) -> User | None:
+async def page_user(request: Request, state: StateDep, db: ReadDep) -> auth.AuthUser | None:
     """The session's user, or None (a page redirects instead of answering 401)."""
     found = await auth.authenticate(
-        session,
+        db,
         secret=state.settings.auth_secret.get_secret_value(),
         cookie=request.cookies.get(auth.SESSION_COOKIE),
     )
     return found.user if found is not None else None
 
 
-PageUser = Annotated[User | None, Depends(page_user)]
+PageUser = Annotated[auth.AuthUser | None, Depends(page_user)]
 
 
 def _to_login(request: Request) -> RedirectResponse:
@@ -84,7 +83,7 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
 
 
-def _user_values(user: User) -> dict[str, str]:
+def _user_values(user: auth.AuthUser) -> dict[str, str]:
     return {"user_id": user.id, "role": user.role, "user_name": user.name}
 
 

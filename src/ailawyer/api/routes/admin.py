@@ -4,10 +4,11 @@ end-to-end proof (SPEC §3). The queue dashboard's routes live beside it
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from ailawyer.api.deps import AdminUser, PostCommitDep
 from ailawyer.api.errors import error_responses
+from ailawyer.api.responses import model_response
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.schemas import CamelModel
 
@@ -28,6 +29,8 @@ class EnqueuedOut(CamelModel):
     summary="Enqueue a test job for the calling admin",
     responses=error_responses(401, 403, 503),
 )
-async def enqueue_test_job(admin: AdminUser, after_commit: PostCommitDep) -> EnqueuedOut:
+async def enqueue_test_job(admin: AdminUser, after_commit: PostCommitDep) -> Response:
+    # No database session: the job refers to nothing but the caller, so there is
+    # no transaction to wait for; the buffer still sends it only on success.
     job = after_commit.enqueue(test_queue, TestJobData(user_id=admin.id, message=TEST_JOB_MESSAGE))
-    return EnqueuedOut(job_id=job.id, queue=job.queue)
+    return model_response(EnqueuedOut(job_id=job.id, queue=job.queue), status.HTTP_201_CREATED)

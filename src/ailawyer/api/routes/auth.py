@@ -51,7 +51,7 @@ class LogoutOut(CamelModel):
     success: bool
 
 
-def _user_out(user: User) -> UserOut:
+def _user_out(user: User | auth.AuthUser) -> UserOut:
     return UserOut(id=user.id, email=user.email, name=user.name, role=user.role)
 
 

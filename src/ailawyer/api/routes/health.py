@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from fastapi import APIRouter, Response
 
 from ailawyer.api.deps import StateDep
 from ailawyer.api.health import Status
+from ailawyer.api.responses import model_response
 from ailawyer.db.base import utcnow
 from ailawyer.schemas import CamelModel
 
@@ -43,22 +44,26 @@ class LiveResponse(CamelModel):
     summary="Status of the app and every dependency",
     responses={503: {"model": HealthResponse, "description": "At least one service is unhealthy"}},
 )
-async def health(state: StateDep, response: Response) -> HealthResponse:
+async def health(state: StateDep) -> Response:
     results = await state.health.run()
     services = {"app": ServiceHealth(status="healthy", latency=0)} | {
         name: ServiceHealth(status=result.status, latency=result.latency_ms)
         for name, result in results.items()
     }
     degraded = any(item.status == "unhealthy" for item in services.values())
-    response.status_code = 503 if degraded else 200
-    return HealthResponse(
+    body = HealthResponse(
         status="degraded" if degraded else "healthy",
         services=services,
         timestamp=utcnow(),
         uptime=round(time.monotonic() - state.started_at, 3),
     )
+    return model_response(body, 503 if degraded else 200)
+
+
+_LIVE: Final = b'{"status":"ok"}'
 
 
 @router.get("/live", response_model=LiveResponse, summary="The process answers (no dependencies)")
-async def live() -> LiveResponse:
-    return LiveResponse(status="ok")
+async def live() -> Response:
+    # Probed every few seconds by every orchestrator: a constant answer.
+    return Response(_LIVE, media_type="application/json")

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from ailawyer.api.deps import CurrentUser, SessionDep
+from ailawyer.api.deps import CurrentUser, ReadDep, SessionDep
 from ailawyer.api.errors import error_responses
+from ailawyer.api.responses import model_response
 from ailawyer.schemas import CamelModel
 from ailawyer.services import notifications as service
 from ailawyer.services.notifications import MAX_PAGE, NotificationOut, NotificationPage
@@ -32,14 +33,15 @@ class ReadAllOut(CamelModel):
 )
 async def list_notifications(
     user: CurrentUser,
-    session: SessionDep,
+    db: ReadDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     unread_only: Annotated[bool, Query(alias="unreadOnly")] = False,
-) -> NotificationPage:
-    return await service.list_notifications(
-        session, user.id, limit=limit, cursor=cursor, unread_only=unread_only
+) -> Response:
+    page = await service.list_notifications(
+        db, user.id, limit=limit, cursor=cursor, unread_only=unread_only
     )
+    return model_response(page)
 
 
 @router.post(
