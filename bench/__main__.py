@@ -37,7 +37,8 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="sample the worker with py-spy during its first drain (results/profile-worker.txt)",
+        help="sample the worker (first drain) and the app (each API endpoint) with py-spy "
+        "(results/profile-*.txt)",
     )
     parser.add_argument(
         "--update-readme", action="store_true", help="write the figures into bench/README.md"

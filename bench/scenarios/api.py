@@ -22,6 +22,7 @@ from bullmq import Queue
 
 from bench.context import Context
 from bench.cpu import cpu_seconds
+from bench.profile import Profiler, summarize
 
 LUA = Path(__file__).resolve().parents[1] / "wrk" / "request.lua"
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -111,6 +112,12 @@ async def run(ctx: Context) -> None:
             if endpoint.key == "enqueue":
                 await test_queue.pause()
             connections = endpoint.connections or config.api_connections
+            profiler = None
+            if ctx.profile and not ctx.results.metrics.get(f"api.{endpoint.key}.rps"):
+                # Each endpoint's first run, sampled from outside.
+                raw = ctx.results_dir / f"profile-app-{endpoint.key}.raw"
+                profiler = Profiler(app_pid, raw)
+                profiler.start()
             cpu_before = cpu_seconds(app_pid)
             try:
                 result = await wrk(
@@ -118,6 +125,10 @@ async def run(ctx: Context) -> None:
                 )
                 cpu_ms = (cpu_seconds(app_pid) - cpu_before) * 1000 / max(result.requests, 1)
             finally:
+                if profiler is not None:
+                    await asyncio.to_thread(profiler.stop)
+                    summary = profiler.raw_path.with_suffix(".txt")
+                    summary.write_text(summarize(profiler.raw_path))
                 if endpoint.key == "enqueue":
                     await test_queue.drain()
                     await test_queue.resume()

@@ -27,6 +27,7 @@ from ailawyer.api.health import HealthChecks
 from ailawyer.api.metrics import Metrics
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
+from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, redact_text
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.queues.registry import load_queues
@@ -178,6 +179,7 @@ async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppS
             queues=list(producer.queues),
             prefix=settings.bullmq_prefix,
             database=database.engine.dialect.name,
+            frozenObjects=freeze_startup_heap(),
         )
         yield state
         log.info("app.stopping")

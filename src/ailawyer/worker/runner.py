@@ -33,6 +33,7 @@ from redis.asyncio import Redis
 
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
+from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, trace
 from ailawyer.queues.options import worker_options
 from ailawyer.realtime.emitter import close_socket_emitter, get_socket_emitter
@@ -157,6 +158,7 @@ class WorkerRunner:
                 concurrency=self.settings.worker_concurrency,
                 prefix=self.settings.bullmq_prefix,
                 eventLoop=type(asyncio.get_running_loop()).__module__.split(".")[0],
+                frozenObjects=freeze_startup_heap(),
             )
             done, _ = await asyncio.wait(
                 {stop, *self.run_tasks}, return_when=asyncio.FIRST_COMPLETED
