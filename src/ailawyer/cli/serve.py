@@ -3,7 +3,8 @@
 uvicorn gets `log_config=None`, so it keeps our logging pipeline and its lines
 come out as ours (JSON in production). Its access log is off: the app writes
 one line per request itself, with the request id and the user. The event loop
-is uvloop where it is installed.
+is uvloop where it is installed. WebSockets: websockets' sans-I/O implementation,
+without per-message compression (see `WS_PER_MESSAGE_DEFLATE`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ from ailawyer.cli._common import setup
 
 # Seconds open connections get to finish once a shutdown begins.
 GRACEFUL_SHUTDOWN_S = 10
+# The WebSocket implementation: websockets' sans-I/O protocol, the leanest send
+# path of uvicorn's three (one frame serialised and written, no task of its own
+# per connection). Named, not "auto", so a dependency change cannot swap it.
+WS_PROTOCOL = "websockets-sansio"
+# No permessage-deflate. Browsers offer it and uvicorn accepts it by default:
+# then every frame is compressed separately for every connection (a fan-out to a
+# room compresses the same event once per socket) and each connection keeps a
+# zlib context of its own. Our frames are small JSON events; it is not worth it.
+WS_PER_MESSAGE_DEFLATE = False
 
 
 class _Server(uvicorn.Server):
@@ -56,6 +66,8 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        ws=WS_PROTOCOL,
+        ws_per_message_deflate=WS_PER_MESSAGE_DEFLATE,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     server = _Server(config)
