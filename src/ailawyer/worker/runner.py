@@ -35,6 +35,7 @@ from ailawyer.config import Settings
 from ailawyer.db.engine import Database
 from ailawyer.logs import create_logger, trace
 from ailawyer.queues.options import worker_options
+from ailawyer.queues.worker_connection import worker_redis
 from ailawyer.realtime.emitter import close_socket_emitter, get_socket_emitter
 from ailawyer.redis import get_worker_connection
 from ailawyer.services.settings_listener import SettingsListener
@@ -200,7 +201,7 @@ class WorkerRunner:
         )
         options = worker_options(
             self.settings,
-            connection=get_worker_connection(self.settings.redis_url),
+            connection=worker_redis(self.settings.redis_url),
             concurrency=self.settings.worker_concurrency,
             prefix=self.settings.bullmq_prefix,
         )
