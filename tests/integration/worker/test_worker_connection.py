@@ -1,5 +1,6 @@
-"""The Redis client each BullMQ worker gets: BullMQ's two dedicated connections,
-with the factory's never-give-up retry policy (`queues/worker_connection.py`)."""
+"""The Redis client each BullMQ worker gets (`queues/worker_connection.py`): the
+blocking wait on a connection of its own, commands on a small bounded pool, all
+with the factory's never-give-up retry policy."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 
 from redis.asyncio import Redis
 
-from ailawyer.queues.worker_connection import worker_redis
+from ailawyer.queues.worker_connection import COMMAND_CONNECTIONS, worker_redis
 from tests.fixtures.services import REDIS_URL
 
 
@@ -41,19 +42,19 @@ async def test_blocking_wait_does_not_hold_the_command_connection() -> None:
         await client.aclose()
 
 
-async def test_two_connections_with_the_factorys_policy_and_all_closed() -> None:
+async def test_few_connections_with_the_factorys_policy_and_all_closed() -> None:
     client = worker_redis(REDIS_URL)
     name = f"ailawyer-test-{secrets.token_hex(4)}"
     key = f"test:marker:{secrets.token_hex(4)}"
     try:
-        # The factory's retry policy (never give up) is on the pool's connections.
-        assert client.connection_pool.connection_kwargs["retry"].get_retries() == -1
-        await client.client_setname(name)
-        client.connection_pool.connection_kwargs["client_name"] = name
+        for pool in (client.connection_pool, client.blocking.connection_pool):
+            # The factory's retry policy (never give up) is on every connection.
+            assert pool.connection_kwargs["retry"].get_retries() == -1
+            pool.connection_kwargs["client_name"] = name
         await asyncio.gather(*(client.ping() for _ in range(50)))
         await client.bzpopmin(key, 0.05)
-        # One command connection however many commands ran at once, one blocking.
-        assert await _connections_named(name) == 2
+        # A bounded pool however many commands ran at once, plus the blocking one.
+        assert 2 <= await _connections_named(name) <= COMMAND_CONNECTIONS + 1
     finally:
         await client.aclose()
         await client.aclose()  # BullMQ closes its two wrappers of the same client
