@@ -3,11 +3,13 @@
 uvicorn gets `log_config=None`, so it keeps our logging pipeline and its lines
 come out as ours (JSON in production). Its access log is off: the app writes
 one line per request itself, with the request id and the user. The event loop
-is uvloop where it is installed.
+is uvloop where it is installed. WebSockets: websockets' sans-I/O implementation,
+without per-message compression (see `WS_PER_MESSAGE_DEFLATE`).
 """
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 from types import FrameType
@@ -19,6 +21,15 @@ from ailawyer.cli._common import setup
 
 # Seconds open connections get to finish once a shutdown begins.
 GRACEFUL_SHUTDOWN_S = 10
+# The WebSocket implementation: websockets' sans-I/O protocol, the leanest send
+# path of uvicorn's three (one frame serialised and written, no task of its own
+# per connection). Named, not "auto", so a dependency change cannot swap it.
+WS_PROTOCOL = "websockets-sansio"
+# No permessage-deflate. Browsers offer it and uvicorn accepts it by default:
+# then every frame is compressed separately for every connection (a fan-out to a
+# room compresses the same event once per socket) and each connection keeps a
+# zlib context of its own. Our frames are small JSON events; it is not worth it.
+WS_PER_MESSAGE_DEFLATE = False
 
 
 class _Server(uvicorn.Server):
@@ -56,9 +67,15 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        ws=WS_PROTOCOL,
+        ws_per_message_deflate=WS_PER_MESSAGE_DEFLATE,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     server = _Server(config)
+    # Everything imported and built so far lives as long as the process: out of
+    # the garbage collector's sight, a full collection no longer walks it. With
+    # a thousand sockets connected such a pause landed inside a fan-out.
+    gc.freeze()
     server.run()
     if not server.started:
         # The lifespan refused to start (its reason is in the log above).

@@ -7,8 +7,9 @@ joins `user:{id}` and `role:{ROLE}`; it joins `akte:{id}` on request
 
 Fan-out goes through Redis (`AsyncRedisManager`): the worker's write-only
 emitter publishes on the same channel, and every app process delivers to the
-browsers connected to it. The lifespan owns the server: `start()` subscribes,
-`close()` disconnects clients and cancels the listener, leaving no task behind.
+browsers connected to it (`realtime.manager`: without a task per socket). The
+lifespan owns the server: `start()` subscribes, `close()` disconnects clients
+and cancels the listener, leaving no task behind.
 
 Handlers never raise: a malformed payload or an unknown event is answered (or
 ignored) and the connection stays up.
@@ -28,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 
 from ailawyer import messages
 from ailawyer.logs import create_logger, log_context
+from ailawyer.realtime.manager import RedisManager
 from ailawyer.realtime.rooms import akte_room, role_room, user_room
 
 log = create_logger("realtime.server")
@@ -86,7 +88,7 @@ class SocketServer:
         self._can_join_akte = can_join_akte
         self._started = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        manager = socketio.AsyncRedisManager(
+        manager = RedisManager(
             redis_url,
             channel=channel,
             redis_options={

@@ -20,6 +20,7 @@ is bounded in time: the worker's clients never give up on their own.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -36,6 +37,7 @@ from ailawyer.db.engine import Database
 from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, trace
 from ailawyer.queues.options import worker_options
+from ailawyer.queues.worker_connection import worker_redis
 from ailawyer.realtime.emitter import close_socket_emitter, get_socket_emitter
 from ailawyer.redis import get_worker_connection
 from ailawyer.services.settings_listener import SettingsListener
@@ -202,7 +204,7 @@ class WorkerRunner:
         )
         options = worker_options(
             self.settings,
-            connection=get_worker_connection(self.settings.redis_url),
+            connection=worker_redis(self.settings.redis_url),
             concurrency=self.settings.worker_concurrency,
             prefix=self.settings.bullmq_prefix,
         )
@@ -314,6 +316,9 @@ def run_worker(settings: Settings) -> int:
     except RegistryError as exc:
         log.error("worker.misconfigured", error=str(exc))
         return 2
+    # Modules, processors and settings live as long as the process: frozen, a
+    # full garbage collection (a pause of the event loop) no longer walks them.
+    gc.freeze()
     with asyncio.Runner(loop_factory=_loop_factory()) as loop_runner:
         runner = WorkerRunner(settings, bindings)
         code = loop_runner.run(runner.run())
