@@ -9,7 +9,6 @@ without per-message compression (see `WS_PER_MESSAGE_DEFLATE`).
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import logging
 from types import FrameType
@@ -72,10 +71,6 @@ def serve(
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     server = _Server(config)
-    # Everything imported and built so far lives as long as the process: out of
-    # the garbage collector's sight, a full collection no longer walks it. With
-    # a thousand sockets connected such a pause landed inside a fan-out.
-    gc.freeze()
     server.run()
     if not server.started:
         # The lifespan refused to start (its reason is in the log above).

@@ -20,7 +20,6 @@ is bounded in time: the worker's clients never give up on their own.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -316,9 +315,6 @@ def run_worker(settings: Settings) -> int:
     except RegistryError as exc:
         log.error("worker.misconfigured", error=str(exc))
         return 2
-    # Modules, processors and settings live as long as the process: frozen, a
-    # full garbage collection (a pause of the event loop) no longer walks them.
-    gc.freeze()
     with asyncio.Runner(loop_factory=_loop_factory()) as loop_runner:
         runner = WorkerRunner(settings, bindings)
         code = loop_runner.run(runner.run())
