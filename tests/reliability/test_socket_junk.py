@@ -190,3 +190,7 @@ async def test_broken_engineio_frames_end_only_their_own_connection(
             await http.close()
     rig.app.stop()
     watch.check()
+    # What the libraries say about it comes through our pipeline: JSON, no
+    # plain-text lines of their own handlers beside it.
+    output = rig.app.output().splitlines()
+    assert output and [line for line in output if not line.startswith("{")] == []

@@ -18,6 +18,7 @@ ignored) and the connection stays up.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,19 @@ from ailawyer.realtime.manager import RedisManager
 from ailawyer.realtime.rooms import akte_room, role_room, user_room
 
 log = create_logger("realtime.server")
+
+
+def _library_logger(name: str) -> logging.Logger:
+    """python-socketio's or python-engineio's logger, through our pipeline.
+
+    Given `False`, each library attaches a plain-text handler of its own, and its
+    lines (a lost Redis subscription, a broken frame) appeared twice, once not as
+    JSON. Given a logger, it uses that as it is. At warn: at info the libraries
+    log every connection and every emit.
+    """
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.WARNING)
+    return logger
 
 SOCKETIO_PATH: Final = "/socket.io"
 # Reasons a refused connection carries (`connect_error` in the browser).
@@ -107,8 +121,8 @@ class SocketServer:
             # Events run in the connection's own task: nothing outlives it.
             async_handlers=False,
             max_http_buffer_size=MAX_MESSAGE_BYTES,
-            logger=False,
-            engineio_logger=False,
+            logger=_library_logger("socketio.server"),
+            engineio_logger=_library_logger("engineio.server"),
         )
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
