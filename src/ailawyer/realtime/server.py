@@ -48,6 +48,7 @@ def _library_logger(name: str) -> logging.Logger:
     logger.setLevel(logging.WARNING)
     return logger
 
+
 SOCKETIO_PATH: Final = "/socket.io"
 # Reasons a refused connection carries (`connect_error` in the browser).
 REFUSED_UNAUTHORIZED: Final = "unauthorized"
