@@ -339,7 +339,10 @@ class LineSink(logging.Handler):
                 dropped, self._dropped = self._dropped, 0
                 lines.append(_own_line("warn", "log.lines_dropped", count=dropped))
             if lines:
-                self._write(lines)
+                try:
+                    self._write(lines)
+                except Exception as exc:  # the writer must outlive any one batch
+                    print(f"log writer: {type(exc).__name__}: {exc}", file=sys.stderr)
             for item in batch:
                 if isinstance(item, threading.Event):
                     item.set()
