@@ -142,18 +142,14 @@ class RequestDatabase:
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """The request's transaction: commits when the block ends without error."""
         await self.release()
-        async with self._database.sessionmaker() as session:
+        async with self._database.session() as session:
             async with _deadline():
                 await session.connection()
             self._session = session
             try:
                 yield session
-            except BaseException:
-                await session.rollback()
-                raise
             finally:
                 self._session = None
-            await session.commit()
 
 
 async def get_request_db(state: StateDep) -> AsyncIterator[RequestDatabase]:
