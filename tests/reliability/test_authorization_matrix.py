@@ -38,7 +38,7 @@ from pydantic import SecretStr
 from sqlalchemy import update
 from starlette.routing import Mount, Route
 
-from ailawyer.api import create_app
+from ailawyer.api.app import create_app
 from ailawyer.config import Settings
 from ailawyer.db.base import utcnow
 from ailawyer.db.engine import Database
@@ -47,7 +47,7 @@ from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.redis import get_queue_connection
 from ailawyer.services.auth import cookie_value
-from ailawyer.services.notifications import persist_notification
+from ailawyer.services.notifications import NotificationDraft, persist_notifications
 from tests.fixtures.live_app import PASSWORD, make_user
 from tests.fixtures.services import REDIS_URL
 from tests.fixtures.sockets import Recorder
@@ -233,9 +233,11 @@ async def test_authorization_matrix(
     job = await producer.enqueue(test_queue, TestJobData(user_id=owner.id, message="x"))
     doomed = await producer.enqueue(test_queue, TestJobData(user_id=owner.id, message="y"))
     async with db.session() as session:
-        note, _ = await persist_notification(
-            session, user_id=owner.id, type="job:completed", title="t", message="m"
+        [(note, _)] = await persist_notifications(
+            session,
+            [NotificationDraft(user_id=owner.id, type="job:completed", title="t", message="m")],
         )
+    assert note is not None
     world = World(job.id, doomed.id, note.id, users["login"].email)
 
     async with app.client() as client:

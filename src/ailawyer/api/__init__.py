@@ -1,5 +1,2 @@
-"""The HTTP side of the app: factory and lifespan, dependencies, middleware, routes."""
-
-from ailawyer.api.app import create_app, create_fastapi_app
-
-__all__ = ["create_app", "create_fastapi_app"]
+"""The HTTP side of the app: factory and lifespan (`app`, `state`), dependencies,
+middleware, routes. A plain package: import what you need from its modules."""

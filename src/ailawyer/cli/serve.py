@@ -54,7 +54,7 @@ def serve(
     settings = setup("app")
     # httpx logs every request at info; the health checks would fill the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from ailawyer.api import create_app
+    from ailawyer.api.app import create_app
 
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     config = uvicorn.Config(

@@ -11,12 +11,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from ailawyer.web.pages import router
+
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install_web(app: FastAPI) -> None:
     """Add the pages and `/static` to the app (called by `create_app`)."""
-    from ailawyer.web.pages import router
-
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

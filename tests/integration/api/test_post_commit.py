@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from ailawyer.api import create_fastapi_app
+from ailawyer.api.app import create_fastapi_app
 from ailawyer.api.deps import PostCommitDep, SessionDep
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
