@@ -109,8 +109,9 @@ class Settings(BaseSettings):
     worker_heartbeat_ttl_s: Annotated[int, Field(ge=2)] = Field(
         default=15, validation_alias="WORKER_HEARTBEAT_TTL"
     )
-    # Extra processor modules the worker imports (comma separated), for queues that
-    # live outside the package, e.g. in tests or in a later feature's plug-in.
+    # Extra queue modules (comma separated), for queues that live outside the
+    # package, e.g. in tests or in a later feature's plug-in. The worker imports
+    # their QUEUES and PROCESSORS, the app their QUEUES (retry and dashboard).
     worker_extra_queues: str = Field(default="", validation_alias="WORKER_EXTRA_QUEUES")
     # Port of the worker's Prometheus endpoint (/metrics); unset = no endpoint.
     worker_metrics_port: Annotated[int, Field(ge=1, le=65_535)] | None = Field(

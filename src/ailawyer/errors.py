@@ -1,5 +1,7 @@
 """One error hierarchy. Services raise these; only the API turns them into
 responses (one handler), and the CLI into a one-line message and exit code.
+`StartupError` and `RegistryError` stop a process at start (app: exit 3,
+worker: exit 1 and 2).
 
 User-facing texts are German and live in `messages.py`.
 """
@@ -70,3 +72,15 @@ class ServiceUnavailable(AppError):
 
     status_code = 503
     code = "service_unavailable"
+
+
+# ---- errors of a process, not of a request (no HTTP status) -------------------
+
+
+class StartupError(Exception):
+    """A process cannot start: a dependency does not answer, a port is taken."""
+
+
+class RegistryError(StartupError):
+    """The declared queues and processors do not fit together (a queue without a
+    processor, a name declared twice, an extra module that cannot be imported)."""

@@ -2,9 +2,9 @@
 
 One pipeline for our own loggers and for dependencies (uvicorn, sqlalchemy, bullmq):
 structlog events are handed to stdlib `logging`, and `ProcessorFormatter` renders
-both kinds with the same processors. Lines carry the keys of SPEC §3:
-`timestamp`, `level`, `message`, `service`, `module`, and `userId`/`akteId`/`jobId`
-when they are bound with `log_context`.
+both kinds with the same processors. Lines carry `timestamp`, `level`,
+`message`, `service`, `module`, and `userId`/`akteId`/`jobId` when they are
+bound with `log_context` (docs/operations.md, "Logs").
 
 Production writes JSON to stdout and to a rotating file (daily or at
 LOG_MAX_BYTES, whichever comes first; safe for several processes sharing one
@@ -56,8 +56,6 @@ LEVELS: dict[str, int] = {
 }
 _NAMES: dict[int, str] = {number: name for name, number in LEVELS.items()}
 
-CONTEXT_KEYS = ("userId", "akteId", "jobId")
-
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(
     r"pass(word|wd)?|secret|token|cookie|authori[sz]ation|api[_-]?key|csrf|session|credential",
@@ -75,8 +73,6 @@ _SECRET_TEXT = (
         r"\1\2" + REDACTED,
     ),
 )
-
-_configured_level = logging.INFO
 
 
 def level_number(name: str) -> int:
@@ -398,7 +394,6 @@ def configure_logging(
     `background`: write from a thread (long-running processes, where lines are
     many); else each line is written before the logging call returns.
     """
-    global _configured_level
     shared = _shared_processors()
     renderer: Processor = structlog.processors.JSONRenderer() if json_output else _ConsoleRenderer()
     file_handler = _file_handler(file_path, max_bytes) if file_path else None
@@ -434,7 +429,6 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    _configured_level = level_number(level)
     set_log_level(level)
 
 
@@ -452,17 +446,15 @@ def set_log_level(level: str) -> None:
     logging.getLogger("sqlalchemy").setLevel(max(number, logging.WARNING))
 
 
-def current_log_level() -> str:
-    return _NAMES.get(logging.getLogger().getEffectiveLevel(), "info")
-
-
 def create_logger(module: str) -> structlog.stdlib.BoundLogger:
     """A logger whose lines carry `module`."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(module)
     return logger
 
 
-root_logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger("ai-lawyer")
+# The service-wide logger (`module: "ai-lawyer"`), for lines that belong to no
+# module of their own; everything else uses `create_logger`.
+root_logger: structlog.stdlib.BoundLogger = create_logger(SERVICE_NAME)
 
 
 @contextlib.contextmanager

@@ -1,25 +1,34 @@
-"""Redis connections: one factory, two flavours.
+"""Redis connections: one factory, two flavours, and a deadline for requests.
 
 `create_redis_connection()` fails fast (20 retries, for the API and producers);
 `max_retries_per_request=None` never gives up (the worker: BullMQ's blocking
 connections must survive a broker restart). Between attempts we wait
-`max(min(exp(times), 20000), 1000)` ms, the plan's reconnect curve. No key prefix
-is set: BullMQ keeps its own `bull:` prefix and other producers rely on it.
+`max(min(exp(times), 20000), 1000)` ms (docs/configuration.md, "Redis"). No key
+prefix is set: BullMQ keeps its own `bull:` prefix and other producers rely on it.
+
+`redis_deadline` bounds the Redis calls an API request makes: with Redis gone,
+the request answers 503 within the deadline instead of hanging.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import AbstractBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ailawyer import messages
 from ailawyer.config import get_settings
+from ailawyer.errors import ServiceUnavailable
 from ailawyer.logs import create_logger, redact_text
 
 log = create_logger("redis")
@@ -32,7 +41,7 @@ FAIL_FAST_SOCKET_TIMEOUT_S = 10.0
 
 
 def reconnect_delay_ms(times: int) -> float:
-    """The plan's curve: 1 s for the first attempts, growing to at most 20 s."""
+    """1 s for the first attempts, growing to at most 20 s."""
     return max(min(math.exp(times), 20_000.0), 1_000.0)
 
 
@@ -60,8 +69,8 @@ class ReconnectBackoff(AbstractBackoff):
 
 
 def create_redis_connection(
-    max_retries_per_request: int | None = FAIL_FAST_RETRIES,
     *,
+    max_retries_per_request: int | None = FAIL_FAST_RETRIES,
     url: str | None = None,
     name: str = "ailawyer",
 ) -> Redis:
@@ -97,6 +106,19 @@ def get_queue_connection(url: str | None = None) -> Redis:
     return create_redis_connection(url=url, name="ailawyer-queue")
 
 
-def get_worker_connection(url: str | None = None) -> Redis:
-    """For `Worker` instances: never give up on a request."""
-    return create_redis_connection(None, url=url, name="ailawyer-worker")
+def get_worker_connection(url: str | None = None, *, name: str = "ailawyer-worker") -> Redis:
+    """A client that never gives up on a request: the worker's heartbeat and the
+    settings subscriptions. (A BullMQ `Worker` gets `worker.bullmq_connection`'s
+    client, built from this one's settings.)"""
+    return create_redis_connection(max_retries_per_request=None, url=url, name=name)
+
+
+@asynccontextmanager
+async def redis_deadline(timeout_s: float) -> AsyncIterator[None]:
+    """Redis calls inside answer within `timeout_s` or raise ServiceUnavailable."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            yield
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.error("redis.unavailable", error=type(exc).__name__)
+        raise ServiceUnavailable(messages.SERVICE_UNAVAILABLE) from exc

@@ -15,11 +15,7 @@ from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification, Role
 from ailawyer.queues.definitions import test_queue
 from ailawyer.realtime.emitter import SocketEmitter
-from ailawyer.services.notifications import (
-    NotificationDraft,
-    persist_notification,
-    persist_notifications,
-)
+from ailawyer.services.notifications import NotificationDraft, persist_notifications
 from ailawyer.services.users import create_user
 from ailawyer.worker.notify import JobNotifier
 from tests.fixtures.services import REDIS_URL
@@ -63,14 +59,10 @@ async def test_batch_is_idempotent_keeps_order_and_skips_unknown_users(
         user = await create_user(
             session, email="batch@kanzlei.test", name="B", password="p" * 16, role=Role.ANWALT
         )
-        earlier, _ = await persist_notification(
-            session,
-            user_id=user.id,
-            type="job:completed",
-            title="Zuerst",
-            message="m",
-            dedupe_key="job:bench:1:completed",
+        [(earlier, _)] = await persist_notifications(
+            session, [draft(user.id, "job:bench:1:completed", title="Zuerst")]
         )
+        assert earlier is not None
     drafts = [
         draft(user.id, "job:bench:1:completed", title="Wiederholt"),  # delivered before
         draft(user.id, "job:bench:2:completed"),

@@ -29,7 +29,9 @@ def test_reconnect_curve_is_the_plans() -> None:
 
 
 async def test_fail_fast_connection_to_closed_port_raises_within_bound() -> None:
-    client = create_redis_connection(2, url=f"redis://127.0.0.1:{free_port()}")
+    client = create_redis_connection(
+        max_retries_per_request=2, url=f"redis://127.0.0.1:{free_port()}"
+    )
     started = time.monotonic()
     with pytest.raises(RedisConnectionError, match=r"Connection refused|Connect call failed"):
         await client.ping()

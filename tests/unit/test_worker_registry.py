@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ailawyer.errors import RegistryError
 from ailawyer.queues.definitions import ALL_QUEUES
 from ailawyer.worker.processors import PROCESSORS, test
-from ailawyer.worker.registry import RegistryError, load_bindings
+from ailawyer.worker.registry import load_bindings
 from tests.fixtures.queues import QUEUES
 
 

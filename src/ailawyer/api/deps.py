@@ -20,7 +20,7 @@ sends nothing.
 
 Authentication reads the `session` cookie. A state-changing request (POST, PUT,
 PATCH, DELETE) carrying it must also carry `X-CSRF-Token` (double submit,
-SPEC §5); the token is derived from the session, so there is nothing to store.
+docs/api.md); the token is derived from the session, so there is nothing to store.
 
 Every dependency is `async def`: FastAPI would run a plain `def` in its thread
 pool, a needless hop for work that never blocks.
@@ -35,14 +35,12 @@ from typing import Annotated, Final, cast
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader
-from redis.asyncio import Redis
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ailawyer import messages
 from ailawyer.api.post_commit import PostCommit
 from ailawyer.api.state import STATE_KEY, AppState
-from ailawyer.config import Settings
 from ailawyer.db.engine import Database
 from ailawyer.errors import Forbidden, ServiceUnavailable, Unauthorized
 from ailawyer.logs import bind_context, create_logger
@@ -72,21 +70,11 @@ async def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-async def get_settings_dep(state: StateDep) -> Settings:
-    return state.settings
-
-
 async def get_producer(state: StateDep) -> QueueProducer:
     return state.producer
 
 
-async def get_redis(state: StateDep) -> Redis:
-    return state.redis
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ProducerDep = Annotated[QueueProducer, Depends(get_producer)]
-RedisDep = Annotated[Redis, Depends(get_redis)]
 
 
 async def get_post_commit(state: StateDep) -> AsyncIterator[PostCommit]:

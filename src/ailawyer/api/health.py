@@ -39,9 +39,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
+from ailawyer.deployment import Deployment
 from ailawyer.logs import create_logger, redact_text
+from ailawyer.presence import live_workers
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.worker.heartbeat import live_workers
 
 log = create_logger("api.health")
 
@@ -93,6 +94,7 @@ class HealthChecks:
         self.producer = producer
         self.http = http
         self.timeout_s = settings.health_check_timeout_ms / 1000
+        self.deployment = Deployment.of(settings.redis_url, settings.bullmq_prefix)
         self._worker_names = worker_client_names(producer)
         self._worker_seen_at: float | None = None
         # The URL is parsed once (host, port, TLS, credentials, database); the
@@ -147,7 +149,7 @@ class HealthChecks:
             listed = clients if isinstance(clients, bytes) else str(clients).encode()
             if any(name in listed for name in self._worker_names):
                 return True
-        return bool(await live_workers(redis))
+        return bool(await live_workers(redis, self.deployment))
 
     def peer(self, name: str) -> Callable[[], Awaitable[bool]] | None:
         base = {

@@ -16,6 +16,7 @@ Each app owns its registry (no process-global one), so two apps in one process
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,9 +34,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ailawyer.errors import ServiceUnavailable
-from ailawyer.queues.dashboard import STATES
-from ailawyer.queues.jobs import redis_deadline
+from ailawyer.queues.dashboard import STATES, QueueDashboard
 from ailawyer.queues.producer import QueueProducer
+from ailawyer.redis import redis_deadline
 
 # The dashboard's states; `paused` is reported as a flag of its own.
 QUEUE_STATES: Final = tuple(state for state in STATES if state != "paused")
@@ -106,24 +107,30 @@ def _durations(jobs: Iterable[Any]) -> list[float]:
 
 
 async def read_queue_figures(producer: QueueProducer) -> list[QueueFigures] | None:
-    """Counts, paused flag and recent durations of every queue; None if Redis is away."""
-    figures = []
+    """Counts, paused flag and recent durations of every queue; None if Redis is away.
+
+    Counts and flags are the dashboard's overview (one read per queue, all at once).
+    """
     try:
+        summaries = await QueueDashboard(producer).overview()
         async with redis_deadline(producer.timeout_s):
-            for name, queue in producer.queues.items():
-                counts = await queue.getJobCounts(*QUEUE_STATES)
-                recent = await queue.getJobs(["completed"], 0, DURATION_SAMPLE - 1)
-                figures.append(
-                    QueueFigures(
-                        name=name,
-                        counts={state: int(counts.get(state, 0)) for state in QUEUE_STATES},
-                        paused=bool(await queue.isPaused()),
-                        durations_s=_durations(recent),
-                    )
+            recent = await asyncio.gather(
+                *(
+                    producer.queue(summary.name).getJobs(["completed"], 0, DURATION_SAMPLE - 1)
+                    for summary in summaries
                 )
+            )
     except ServiceUnavailable:
         return None
-    return figures
+    return [
+        QueueFigures(
+            name=summary.name,
+            counts={state: summary.counts.get(state, 0) for state in QUEUE_STATES},
+            paused=summary.paused,
+            durations_s=_durations(jobs),
+        )
+        for summary, jobs in zip(summaries, recent, strict=True)
+    ]
 
 
 class Metrics:

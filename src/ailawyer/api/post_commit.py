@@ -21,9 +21,9 @@ from redis.asyncio import Redis
 
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
-from ailawyer.queues.jobs import redis_deadline
 from ailawyer.queues.payloads import JobPayload
 from ailawyer.queues.producer import EnqueuedJob, QueueProducer, new_job_id, validate_payload
+from ailawyer.redis import redis_deadline
 
 log = create_logger("api.post_commit")
 
@@ -53,10 +53,6 @@ class PostCommit:
             log.debug("redis.published", channel=channel)
 
         self._actions.append(send)
-
-    @property
-    def pending(self) -> int:
-        return len(self._actions)
 
     async def flush(self) -> None:
         """Send everything, in order. Raises ServiceUnavailable if Redis is away."""

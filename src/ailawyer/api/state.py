@@ -27,6 +27,7 @@ from ailawyer.api.health import HealthChecks
 from ailawyer.api.metrics import Metrics
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
+from ailawyer.errors import StartupError
 from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, redact_text
 from ailawyer.queues.producer import QueueProducer
@@ -44,10 +45,6 @@ log = create_logger("api.state")
 STATE_KEY: Final = "ailawyer"
 STARTUP_CHECK_TIMEOUT_S: Final = 5.0
 SUBSCRIBE_TIMEOUT_S: Final = 5.0
-
-
-class StartupError(RuntimeError):
-    """A dependency the app cannot run without did not answer at start."""
 
 
 @dataclass
@@ -109,14 +106,16 @@ async def _settings_listener(settings: Settings, database: Database) -> AsyncIte
     """Follow `settings:changed` for the app's lifetime (the worker's listener:
     one implementation for both processes). Startup waits briefly for the first
     subscription, so a change made right after start is not missed."""
-    redis = create_redis_connection(None, url=settings.redis_url, name="ailawyer-settings")
+    redis = create_redis_connection(
+        max_retries_per_request=None, url=settings.redis_url, name="ailawyer-settings"
+    )
     listener = SettingsListener(redis, database)
     task = asyncio.create_task(listener.run(), name="settings-listener")
     try:
-        deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_S
-        # The listener counts its subscriptions; it offers no event to wait on.
-        while listener.subscriptions == 0 and time.monotonic() < deadline and not task.done():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+        # Not forever: a slow Redis must not stop the start; the listener keeps trying.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                await listener.subscribed.wait()
         yield
     finally:
         task.cancel()

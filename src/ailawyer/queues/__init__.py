@@ -4,7 +4,7 @@ Shared by app and worker. Processors live in `ailawyer.worker.processors`, so th
 app never imports what only the worker needs.
 """
 
-from ailawyer.queues.definitions import ALL_QUEUES, QueueSpec, get_queue_spec, test_queue
+from ailawyer.queues.definitions import ALL_QUEUES, QueueSpec, test_queue
 from ailawyer.queues.options import DEFAULT_JOB_OPTIONS, calculate_backoff
 from ailawyer.queues.payloads import JobPayload, TestJobData
 
@@ -15,6 +15,5 @@ __all__ = [
     "QueueSpec",
     "TestJobData",
     "calculate_backoff",
-    "get_queue_spec",
     "test_queue",
 ]

@@ -1,10 +1,13 @@
 """The admin queue dashboard's logic: counts, job lists, a job's detail, actions.
 
-It works on the `Queue` objects the app's `QueueProducer` already owns, so the
-dashboard sees exactly the queues the app knows (`ALL_QUEUES` plus the extra
-modules of WORKER_EXTRA_QUEUES) and opens no Redis connection of its own.
-Every Redis call runs under `redis_deadline`: with Redis gone, the dashboard
-answers 503 instead of hanging. The HTTP layer is `api/routes/admin_queues.py`.
+A `QueueDashboard` is a thin view over the `Queue` objects of the app's
+`QueueProducer` (which the lifespan's State owns); the routes build one per
+request, which costs nothing. So the dashboard sees exactly the queues the app
+knows (`ALL_QUEUES` plus the extra modules of WORKER_EXTRA_QUEUES) and opens no
+Redis connection of its own. Jobs are looked up and retried by `queues.jobs`,
+as the retry endpoint does. Every Redis call runs under `redis_deadline`: with
+Redis gone, the dashboard answers 503 instead of hanging. The HTTP layer is
+`api/routes/admin_queues.py`.
 
 BullMQ 5 keeps the jobs of a paused queue in `wait`; pausing only sets a flag,
 which is reported as `paused`. The legacy `paused` list is counted as BullMQ
@@ -14,18 +17,18 @@ counts it (older producers may still fill it).
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from bullmq import Job, Queue
 
 from ailawyer import messages
-from ailawyer.errors import BadRequest, Conflict, NotFound
+from ailawyer.errors import BadRequest, Conflict
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
-from ailawyer.queues.jobs import redis_deadline
+from ailawyer.queues.jobs import job_in, job_owner, retry_job
 from ailawyer.queues.producer import QueueProducer
+from ailawyer.redis import redis_deadline
 from ailawyer.schemas import CamelModel
 
 log = create_logger("queues.dashboard")
@@ -71,7 +74,6 @@ MAX_PAGE_SIZE: Final = 100
 MAX_CLEAN_LIMIT: Final = 10_000
 # Cleaning walks a whole sorted set; it gets more time than a read.
 CLEAN_TIMEOUT_S: Final = 5.0
-_JOB_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 _REASON_PREVIEW: Final = 300
 
 
@@ -133,7 +135,7 @@ class JobDetail(CamelModel):
 
 @dataclass(frozen=True)
 class QueueDashboard:
-    """Dashboard operations over one producer's queues (owned by the app's State)."""
+    """Dashboard operations over one producer's queues."""
 
     producer: QueueProducer
 
@@ -141,22 +143,8 @@ class QueueDashboard:
     def timeout_s(self) -> float:
         return self.producer.timeout_s
 
-    def spec(self, name: str) -> QueueSpec:
-        spec = next((item for item in self.producer.specs if item.name == name), None)
-        if spec is None:
-            raise NotFound(messages.QUEUE_NOT_FOUND)
-        return spec
-
     def _queue(self, name: str) -> Queue:
-        return self.producer.queue(self.spec(name).name)
-
-    async def _job(self, queue: Queue, job_id: str) -> Job:
-        if not _JOB_ID.match(job_id):
-            raise NotFound(messages.JOB_NOT_FOUND)
-        job = await Job.fromId(queue, job_id)
-        if job is None:
-            raise NotFound(messages.JOB_NOT_FOUND)
-        return job
+        return self.producer.queue(self.producer.spec(name).name)
 
     # ---- reads -------------------------------------------------------------
 
@@ -176,7 +164,7 @@ class QueueDashboard:
             return list(await asyncio.gather(*(self._summary(s) for s in self.producer.specs)))
 
     async def queue_summary(self, name: str) -> QueueSummary:
-        spec = self.spec(name)
+        spec = self.producer.spec(name)
         async with redis_deadline(self.timeout_s):
             return await self._summary(spec)
 
@@ -204,7 +192,7 @@ class QueueDashboard:
     async def job(self, name: str, job_id: str) -> JobDetail:
         queue = self._queue(name)
         async with redis_deadline(self.timeout_s):
-            job = await self._job(queue, job_id)
+            job = await job_in(queue, job_id)
             state, logs = await asyncio.gather(job.getState(), queue.getJobLogs(job_id))
         return JobDetail(
             id=str(job.id),
@@ -232,16 +220,13 @@ class QueueDashboard:
     async def retry(self, name: str, job_id: str) -> None:
         queue = self._queue(name)
         async with redis_deadline(self.timeout_s):
-            job = await self._job(queue, job_id)
-            if await job.getState() != "failed":
-                raise BadRequest(messages.JOB_NOT_FAILED)
-            await job.retry("failed")
+            await retry_job(await job_in(queue, job_id))
         log.info("dashboard.job_retried", queue=name, jobId=job_id)
 
     async def remove(self, name: str, job_id: str) -> None:
         queue = self._queue(name)
         async with redis_deadline(self.timeout_s):
-            job = await self._job(queue, job_id)
+            job = await job_in(queue, job_id)
             # A job a worker holds is locked: BullMQ refuses (0) rather than lose
             # its result. `Queue.remove` answers with that count; `Job.remove`
             # would raise a bare Exception instead.
@@ -253,7 +238,7 @@ class QueueDashboard:
     async def promote(self, name: str, job_id: str) -> None:
         queue = self._queue(name)
         async with redis_deadline(self.timeout_s):
-            job = await self._job(queue, job_id)
+            job = await job_in(queue, job_id)
             if await job.getState() != "delayed":
                 raise BadRequest(messages.JOB_NOT_DELAYED)
             await job.promote()
@@ -292,8 +277,6 @@ def _state(value: str) -> JobState:
 
 
 def _summarize(job: Job, state: str) -> JobSummary:
-    data = job.data if isinstance(job.data, dict) else {}
-    owner = data.get("userId")
     reason = job.failedReason
     if isinstance(reason, str) and len(reason) > _REASON_PREVIEW:
         reason = reason[:_REASON_PREVIEW] + "…"
@@ -301,7 +284,7 @@ def _summarize(job: Job, state: str) -> JobSummary:
         id=str(job.id),
         name=str(job.name),
         state=state,
-        user_id=owner if isinstance(owner, str) else None,
+        user_id=job_owner(job),
         attempts_made=int(job.attemptsMade or 0),
         progress=job.progress,
         failed_reason=reason,

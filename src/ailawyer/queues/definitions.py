@@ -28,7 +28,3 @@ class QueueSpec:
 test_queue = QueueSpec(name="test", payload=TestJobData, label="Testauftrag")
 
 ALL_QUEUES: tuple[QueueSpec, ...] = (test_queue,)
-
-
-def get_queue_spec(name: str, queues: tuple[QueueSpec, ...] = ALL_QUEUES) -> QueueSpec | None:
-    return next((spec for spec in queues if spec.name == name), None)

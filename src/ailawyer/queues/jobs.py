@@ -1,67 +1,80 @@
-"""Finding a job across every queue, and retrying a failed one for its owner."""
+"""Jobs of our queues: what an id may look like, finding a job, its owner, retrying it.
+
+The one home of these for every caller: the retry endpoint (`retry_failed_job`,
+for the job's owner or an ADMIN) and the admin dashboard (`queues.dashboard`).
+Nothing here sets a deadline; the callers run it under `redis_deadline`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Final
 
-from bullmq import Job
-from redis.exceptions import RedisError
+from bullmq import Job, Queue
 
 from ailawyer import messages
-from ailawyer.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
+from ailawyer.errors import BadRequest, Forbidden, NotFound
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.producer import EnqueuedJob, QueueProducer
+from ailawyer.redis import redis_deadline
 
 log = create_logger("queues.jobs")
 
-# BullMQ ids we hand out are hex; other producers may use their own. Anything
-# outside this shape cannot be a job of ours and is not looked up at all.
-_JOB_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+# Ids we hand out are hex; other producers and BullMQ's own schedulers use
+# letters, digits and `_.:-` (`repeat:{key}:{millis}`). Anything else cannot be a
+# job of ours and is not looked up at all.
+JOB_ID: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 
 
-@asynccontextmanager
-async def redis_deadline(timeout_s: float) -> AsyncIterator[None]:
-    """Redis calls inside answer within `timeout_s` or raise ServiceUnavailable."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            yield
-    except (RedisError, OSError, TimeoutError) as exc:
-        log.error("redis.unavailable", error=type(exc).__name__)
-        raise ServiceUnavailable(messages.SERVICE_UNAVAILABLE) from exc
-
-
-async def find_job(producer: QueueProducer, job_id: str) -> tuple[QueueSpec, Job]:
-    if not _JOB_ID.match(job_id):
-        raise NotFound(messages.JOB_NOT_FOUND)
-    async with redis_deadline(producer.timeout_s):
-        for spec in producer.specs:
-            job = await Job.fromId(producer.queue(spec.name), job_id)
-            if job is not None:
-                return spec, job
-    raise NotFound(messages.JOB_NOT_FOUND)
+def is_job_id(value: str) -> bool:
+    """Whether `value` has the shape of a job id (all of it: `\\n` at the end fails)."""
+    return JOB_ID.fullmatch(value) is not None
 
 
 def job_owner(job: Job) -> str | None:
+    """The `userId` of a job's payload, if it has one."""
     data = job.data if isinstance(job.data, dict) else {}
     owner = data.get("userId")
     return owner if isinstance(owner, str) else None
+
+
+async def job_in(queue: Queue, job_id: str) -> Job:
+    """The job `job_id` of `queue`, or NotFound."""
+    if not is_job_id(job_id):
+        raise NotFound(messages.JOB_NOT_FOUND)
+    job = await Job.fromId(queue, job_id)
+    if job is None:
+        raise NotFound(messages.JOB_NOT_FOUND)
+    return job
+
+
+async def find_job(producer: QueueProducer, job_id: str) -> tuple[QueueSpec, Job]:
+    """The job `job_id`, looked up in every queue the producer knows, or NotFound."""
+    if not is_job_id(job_id):
+        raise NotFound(messages.JOB_NOT_FOUND)
+    for spec in producer.specs:
+        job = await Job.fromId(producer.queue(spec.name), job_id)
+        if job is not None:
+            return spec, job
+    raise NotFound(messages.JOB_NOT_FOUND)
+
+
+async def retry_job(job: Job) -> None:
+    """Move a failed job back to waiting; BadRequest if it is not failed."""
+    if await job.getState() != "failed":
+        raise BadRequest(messages.JOB_NOT_FAILED)
+    await job.retry("failed")
 
 
 async def retry_failed_job(
     producer: QueueProducer, job_id: str, *, user_id: str, is_admin: bool
 ) -> EnqueuedJob:
     """Owner or ADMIN only; permission is checked before the state is revealed."""
-    spec, job = await find_job(producer, job_id)
-    if not is_admin and job_owner(job) != user_id:
-        raise Forbidden(messages.NO_PERMISSION)
     async with redis_deadline(producer.timeout_s):
-        state = await job.getState()
-        if state != "failed":
-            raise BadRequest(messages.JOB_NOT_FAILED)
-        await job.retry("failed")
+        spec, job = await find_job(producer, job_id)
+        if not is_admin and job_owner(job) != user_id:
+            raise Forbidden(messages.NO_PERMISSION)
+        await retry_job(job)
     log.info("job.retried", queue=spec.name, jobId=job_id, userId=user_id)
     return EnqueuedJob(id=job_id, queue=spec.name)

@@ -1,9 +1,8 @@
 """BullMQ's options, in BullMQ's own camelCase. The only module that speaks it.
 
-Retries: the plan says `attempts: 3` and lists three delays (10 s, 60 s, 5 min).
-BullMQ counts the first run as an attempt, so `attempts: 3` would retry only
-twice and never reach the 5-minute step. We keep the intent, three retries,
-which is `attempts: 4`.
+Retries: three, after 10 s, 60 s and 5 min. BullMQ counts the first run as an
+attempt, so three retries are `attempts: 4` (`attempts: 3` would retry only
+twice and never reach the 5-minute step; docs/adding-a-queue.md says more).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ailawyer import messages
-from ailawyer.errors import Invalid, ServiceUnavailable
+from ailawyer.errors import Invalid, NotFound, ServiceUnavailable
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.options import job_options, queue_options
@@ -74,9 +74,17 @@ class QueueProducer:
         self.timeout_s = timeout_s
         options = queue_options(connection=connection, prefix=prefix)
         self.queues: dict[str, Queue] = {spec.name: Queue(spec.name, options) for spec in specs}
+        self._specs = {spec.name: spec for spec in specs}
 
     def queue(self, name: str) -> Queue:
         return self.queues[name]
+
+    def spec(self, name: str) -> QueueSpec:
+        """The spec of a queue this producer knows, or NotFound."""
+        spec = self._specs.get(name)
+        if spec is None:
+            raise NotFound(messages.QUEUE_NOT_FOUND)
+        return spec
 
     async def enqueue(
         self,

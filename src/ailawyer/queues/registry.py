@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from ailawyer.errors import RegistryError
 from ailawyer.queues.definitions import ALL_QUEUES, QueueSpec
 
 
@@ -17,7 +18,7 @@ def load_module(path: str) -> ModuleType:
     try:
         return importlib.import_module(path)
     except ImportError as exc:
-        raise RuntimeError(f"WORKER_EXTRA_QUEUES: cannot import {path!r}: {exc}") from exc
+        raise RegistryError(f"WORKER_EXTRA_QUEUES: cannot import {path!r}: {exc}") from exc
 
 
 def load_queues(extra_modules: list[str]) -> tuple[QueueSpec, ...]:
@@ -25,10 +26,10 @@ def load_queues(extra_modules: list[str]) -> tuple[QueueSpec, ...]:
     for path in extra_modules:
         for spec in getattr(load_module(path), "QUEUES", ()):
             if not isinstance(spec, QueueSpec):
-                raise RuntimeError(f"{path}.QUEUES must hold QueueSpec objects")
+                raise RegistryError(f"{path}.QUEUES must hold QueueSpec objects")
             specs.append(spec)
     names = [spec.name for spec in specs]
     duplicates = {name for name in names if names.count(name) > 1}
     if duplicates:
-        raise RuntimeError(f"queue names declared twice: {', '.join(sorted(duplicates))}")
+        raise RegistryError(f"queue names declared twice: {', '.join(sorted(duplicates))}")
     return tuple(specs)

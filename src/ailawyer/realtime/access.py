@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
-from ailawyer.realtime.emitter import SOCKETIO_CHANNEL
+from ailawyer.deployment import SOCKETIO_CHANNEL
 from ailawyer.realtime.server import Authenticate, CanJoinAkte, Principal, SocketServer
 from ailawyer.services.akten import can_access_akte
 from ailawyer.services.auth import SESSION_COOKIE, authenticate

@@ -18,12 +18,10 @@ from typing import Any
 import socketio
 
 from ailawyer.batching import GroupCall
-from ailawyer.config import get_settings
+from ailawyer.deployment import SOCKETIO_CHANNEL
 from ailawyer.realtime.rooms import NOTIFICATION_EVENT, akte_room, role_room, user_room
 from ailawyer.services.notifications import NotificationOut
 
-# python-socketio's default channel; the app's AsyncRedisManager listens on it.
-SOCKETIO_CHANNEL = "socketio"
 # A hung Redis must not hold a job: publishing is one short command.
 EMIT_SOCKET_TIMEOUT_S = 2.0
 # At most this many events per pipelined round trip.
@@ -117,20 +115,7 @@ class SocketEmitter:
         self.manager.connected = False
 
 
-_emitter: SocketEmitter | None = None
-
-
-def get_socket_emitter() -> SocketEmitter:
-    """The process's emitter, created on first use (REDIS_URL from the settings)."""
-    global _emitter
-    if _emitter is None:
-        _emitter = SocketEmitter(get_settings().redis_url)
-    return _emitter
-
-
-async def close_socket_emitter() -> None:
-    """Close the process's emitter, if one was created; the next call makes a new one."""
-    global _emitter
-    emitter, _emitter = _emitter, None
-    if emitter is not None:
-        await emitter.close()
+def get_socket_emitter(redis_url: str, *, channel: str = SOCKETIO_CHANNEL) -> SocketEmitter:
+    """A new emitter. No cache: whoever creates it owns it and closes it (the
+    worker's runner creates one at start and closes it at shutdown)."""
+    return SocketEmitter(redis_url, channel=channel)

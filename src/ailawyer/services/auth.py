@@ -38,7 +38,7 @@ from ailawyer.db.base import utcnow
 from ailawyer.db.models import Role, User, UserSession
 from ailawyer.errors import TooManyRequests
 from ailawyer.logs import create_logger
-from ailawyer.queues.jobs import redis_deadline
+from ailawyer.redis import redis_deadline
 from ailawyer.security import dummy_hash, verify_password
 
 log = create_logger("auth")

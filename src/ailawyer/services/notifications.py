@@ -51,55 +51,6 @@ class NotificationPage(CamelModel):
     next_cursor: str | None
 
 
-async def persist_notification(
-    session: AsyncSession,
-    *,
-    user_id: str,
-    type: str,
-    title: str,
-    message: str,
-    data: dict[str, Any] | None = None,
-    dedupe_key: str | None = None,
-    sound_type: str | None = None,
-) -> tuple[Notification, bool]:
-    """Insert once per (user, dedupe_key). Returns the row and whether it is new.
-
-    A second delivery of the same job outcome finds the first row instead of
-    adding another (INSERT … ON CONFLICT DO NOTHING, then a lookup).
-    """
-    values = {
-        "id": new_id(),
-        "user_id": user_id,
-        "type": type,
-        "title": title,
-        "message": message,
-        "data": data,
-        "read": False,
-        "dismissed": False,
-        "sound_type": sound_type,
-        "dedupe_key": dedupe_key,
-        "created_at": utcnow(),
-    }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(Notification)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
-        .returning(Notification)
-    )
-    created = (await session.execute(statement)).scalar_one_or_none()
-    if created is not None:
-        return created, True
-    existing = await session.scalar(
-        select(Notification).where(
-            Notification.user_id == user_id, Notification.dedupe_key == dedupe_key
-        )
-    )
-    if existing is None:  # pragma: no cover - the conflict row vanished (user deleted)
-        raise NotFound(messages.NOTIFICATION_NOT_FOUND)
-    return existing, False
-
-
 @dataclass(frozen=True)
 class NotificationDraft:
     """A notification to persist; `dedupe_key` makes a second delivery a no-op."""
@@ -127,12 +78,13 @@ def _row_out(row: Any) -> NotificationOut:
 async def persist_notifications(
     session: AsyncSession, drafts: list[NotificationDraft], *, check_owners: bool = True
 ) -> list[tuple[NotificationOut | None, bool]]:
-    """`persist_notification` for many drafts at once, with one INSERT.
+    """Insert drafts, once per (user, dedupe_key), with one INSERT.
 
-    The worker's hot path, hence Core rather than the ORM. Returns, per draft, its
-    row and whether it is new; `(None, False)` when its user no longer exists.
-    Idempotent per (user, dedupe_key): a draft whose key is already stored gets the
-    stored row.
+    The one way notifications are written. Idempotent per (user, dedupe_key): a
+    second delivery of the same job outcome finds the first row instead of adding
+    another (INSERT … ON CONFLICT DO NOTHING, then one lookup of the rest).
+    Returns, per draft, its row and whether it is new; `(None, False)` when its
+    user no longer exists. The worker's hot path, hence Core rather than the ORM.
 
     `check_owners=False` skips looking the owners up first (a round trip): a
     draft whose user is gone then fails the whole INSERT with `IntegrityError`,

@@ -1,6 +1,7 @@
-"""System settings: typed values, defaults, and the `settings:changed` channel.
+"""System settings: typed values, defaults, and the messages of the settings channel.
 
-A change is stored first, then published; every process (app and worker)
+A change is stored first, then published on the deployment's settings channel
+(`deployment.Deployment.settings_channel`); every process (app and worker)
 subscribes and applies what it understands (`log.level`) without a restart.
 """
 
@@ -18,8 +19,6 @@ from ailawyer import messages
 from ailawyer.db.models import SettingType, SystemSetting
 from ailawyer.errors import Invalid, NotFound
 from ailawyer.logs import LEVELS, create_logger, set_log_level
-
-SETTINGS_CHANNEL = "settings:changed"
 
 log = create_logger("settings")
 

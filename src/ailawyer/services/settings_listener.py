@@ -17,8 +17,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from ailawyer.db.engine import Database
+from ailawyer.deployment import SETTINGS_CHANNEL
 from ailawyer.logs import create_logger
-from ailawyer.services.settings import SETTINGS_CHANNEL, apply_all, apply_message
+from ailawyer.services.settings import apply_all, apply_message
 
 log = create_logger("settings.listener")
 

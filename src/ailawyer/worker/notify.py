@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ailawyer import messages
 from ailawyer.batching import GroupCall
 from ailawyer.db.engine import Database
-from ailawyer.db.models import Notification, Role, User
+from ailawyer.db.models import Role, User
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.realtime.emitter import SocketEmitter
@@ -39,7 +39,6 @@ from ailawyer.realtime.rooms import JOB_FAILED_EVENT
 from ailawyer.services.notifications import (
     NotificationDraft,
     NotificationOut,
-    persist_notification,
     persist_notifications,
 )
 
@@ -77,20 +76,11 @@ class FinalFailure:
     reason: str
 
 
-async def _user_exists(session: AsyncSession, user_id: str) -> bool:
-    found = await session.scalar(select(User.id).where(User.id == user_id))
-    return found is not None
-
-
 async def _admin_ids(session: AsyncSession) -> list[str]:
     rows = await session.execute(
         select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True))
     )
     return list(rows.scalars())
-
-
-def _out(row: Notification) -> NotificationOut:
-    return NotificationOut.model_validate(row)
 
 
 class JobNotifier:
@@ -138,42 +128,45 @@ class JobNotifier:
         await self._emit([out])
 
     async def failed(self, spec: QueueSpec, failure: FinalFailure) -> None:
-        """Commit the owner's and every admin's notification, then emit them."""
+        """Commit the owner's and every admin's notification (one INSERT), then emit them."""
+        admin_data: dict[str, Any] = {
+            "jobId": failure.job_id,
+            "queue": spec.name,
+            "userId": failure.user_id,
+            "attempt": failure.attempt,
+            "error": failure.reason,
+        }
         async with self.database.session() as session:
-            outs: list[NotificationOut] = []
-            if failure.user_id and await _user_exists(session, failure.user_id):
-                row, _ = await persist_notification(
-                    session,
-                    user_id=failure.user_id,
-                    type=FAILED_TYPE,
-                    title=messages.JOB_FAILED_TITLE,
-                    message=messages.JOB_FAILED_MESSAGE,
-                    data={"jobId": failure.job_id, "queue": spec.name},
-                    dedupe_key=failed_key(spec.name, failure.job_id, failure.attempt),
+            drafts: list[NotificationDraft] = []
+            if failure.user_id:
+                drafts.append(
+                    NotificationDraft(
+                        user_id=failure.user_id,
+                        type=FAILED_TYPE,
+                        title=messages.JOB_FAILED_TITLE,
+                        message=messages.JOB_FAILED_MESSAGE,
+                        data={"jobId": failure.job_id, "queue": spec.name},
+                        dedupe_key=failed_key(spec.name, failure.job_id, failure.attempt),
+                    )
                 )
-                outs.append(_out(row))
-            else:
-                log.warning("notification.owner_unknown", queue=spec.name, outcome="failed")
-            admin_data: dict[str, Any] = {
-                "jobId": failure.job_id,
-                "queue": spec.name,
-                "userId": failure.user_id,
-                "attempt": failure.attempt,
-                "error": failure.reason,
-            }
-            for admin_id in await _admin_ids(session):
-                row, _ = await persist_notification(
-                    session,
+            admin_message = messages.JOB_FAILED_ADMIN_MESSAGE.format(
+                job_id=failure.job_id, queue=spec.name, reason=failure.reason
+            )
+            drafts += [
+                NotificationDraft(
                     user_id=admin_id,
                     type=FAILED_TYPE,
                     title=messages.JOB_FAILED_ADMIN_TITLE,
-                    message=messages.JOB_FAILED_ADMIN_MESSAGE.format(
-                        job_id=failure.job_id, queue=spec.name, reason=failure.reason
-                    ),
+                    message=admin_message,
                     data=admin_data,
                     dedupe_key=failed_admin_key(spec.name, failure.job_id, failure.attempt),
                 )
-                outs.append(_out(row))
+                for admin_id in await _admin_ids(session)
+            ]
+            persisted = await persist_notifications(session, drafts)
+        if failure.user_id and persisted[0][0] is None:
+            log.warning("notification.owner_unknown", queue=spec.name, outcome="failed")
+        outs = [out for out, _ in persisted if out is not None]
         log.info("notification.persisted", outcome="failed", count=len(outs))
         await self._emit(outs)
         await self._emit_to_admins(admin_data)

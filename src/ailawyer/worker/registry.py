@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ailawyer.errors import RegistryError
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.registry import load_module, load_queues
 from ailawyer.worker.context import Processor
 from ailawyer.worker.processors import PROCESSORS
-
-
-class RegistryError(RuntimeError):
-    """The declared queues and processors do not fit together."""
 
 
 @dataclass(frozen=True)
@@ -41,10 +38,7 @@ def _extra_processors(path: str) -> dict[str, Processor]:
 
 def load_bindings(extra_modules: list[str]) -> list[QueueBinding]:
     """Every queue with its processor, in declaration order."""
-    try:
-        specs = load_queues(extra_modules)
-    except RuntimeError as exc:
-        raise RegistryError(str(exc)) from exc
+    specs = load_queues(extra_modules)
     processors: dict[str, Processor] = dict(PROCESSORS)
     for path in extra_modules:
         for name, processor in _extra_processors(path).items():

@@ -33,29 +33,27 @@ from redis.asyncio import Redis
 
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
+from ailawyer.deployment import Deployment
+from ailawyer.errors import RegistryError, StartupError
 from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, trace
+from ailawyer.presence import beat, new_worker_id, stop_beating
 from ailawyer.queues.options import worker_options
-from ailawyer.queues.worker_connection import worker_redis
-from ailawyer.realtime.emitter import close_socket_emitter, get_socket_emitter
+from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
 from ailawyer.redis import get_worker_connection
 from ailawyer.services.settings_listener import SettingsListener
+from ailawyer.worker.bullmq_connection import bullmq_worker_redis
 from ailawyer.worker.events import listen
 from ailawyer.worker.execution import JobExecutor, ThreadPool
-from ailawyer.worker.heartbeat import beat, new_worker_id, stop_beating
 from ailawyer.worker.metrics import WorkerMetrics
 from ailawyer.worker.notify import JobNotifier
-from ailawyer.worker.registry import QueueBinding, RegistryError, load_bindings
+from ailawyer.worker.registry import QueueBinding, load_bindings
 
 log = create_logger("worker")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 CLOSE_STEP_TIMEOUT_S = 3.0
 POLL_S = 0.02
-
-
-class StartupError(RuntimeError):
-    """The worker cannot run (a port taken, a queue without processor)."""
 
 
 async def _poll_until(condition: Callable[[], bool], deadline: float | None) -> bool:
@@ -104,6 +102,7 @@ class WorkerRunner:
         self.settings = settings
         self.bindings = bindings
         self.worker_id = new_worker_id()
+        self.deployment = Deployment.of(settings.redis_url, settings.bullmq_prefix)
         self.queue_names = [binding.spec.name for binding in bindings]
         self.metrics = WorkerMetrics(self.queue_names)
         self.threads = ThreadPool(max(1, settings.worker_concurrency * len(bindings)))
@@ -112,6 +111,7 @@ class WorkerRunner:
         self.background: list[asyncio.Task[Any]] = []
         self.control: Redis | None = None
         self.database: Database | None = None
+        self.emitter: SocketEmitter | None = None
         self.signals = 0
         self.stop_requested_at: float | None = None
         self.stopping = asyncio.Event()
@@ -177,7 +177,8 @@ class WorkerRunner:
         settings = self.settings
         self.control = get_worker_connection(settings.redis_url)
         self.database = Database(settings.effective_database_url)
-        notifier = JobNotifier(self.database, get_socket_emitter())
+        self.emitter = get_socket_emitter(settings.redis_url)
+        notifier = JobNotifier(self.database, self.emitter)
         if settings.worker_metrics_port:
             try:
                 self.metrics.serve(settings.worker_metrics_port)
@@ -187,7 +188,7 @@ class WorkerRunner:
                 ) from exc
         # The first beat waits for Redis (the client never gives up): "started"
         # then means reachable.
-        await beat(self.control, self.worker_id, settings.worker_heartbeat_ttl_s, self.queue_names)
+        await self._beat()
         self._spawn(self._heartbeat(), "heartbeat")
         self._spawn(SettingsListener(self.control, self.database).run(), "settings")
         for binding in self.bindings:
@@ -203,7 +204,7 @@ class WorkerRunner:
         )
         options = worker_options(
             self.settings,
-            connection=worker_redis(self.settings.redis_url),
+            connection=bullmq_worker_redis(self.settings.redis_url),
             concurrency=self.settings.worker_concurrency,
             prefix=self.settings.bullmq_prefix,
         )
@@ -232,15 +233,19 @@ class WorkerRunner:
 
     # -- background ------------------------------------------------------------------
 
-    async def _heartbeat(self) -> None:
+    async def _beat(self) -> None:
         assert self.control is not None
+        record = {"pid": os.getpid(), "queues": self.queue_names}
         ttl = self.settings.worker_heartbeat_ttl_s
-        interval = ttl / 3
+        await beat(self.control, self.deployment, self.worker_id, ttl, record)
+
+    async def _heartbeat(self) -> None:
+        interval = self.settings.worker_heartbeat_ttl_s / 3
         while True:
             await asyncio.sleep(interval)
             try:
                 async with asyncio.timeout(interval):
-                    await beat(self.control, self.worker_id, ttl, self.queue_names)
+                    await self._beat()
             except Exception as exc:
                 log.warning("heartbeat.failed", error=type(exc).__name__)
             else:
@@ -254,8 +259,9 @@ class WorkerRunner:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         if self.control is not None:
-            await _bounded("heartbeat", stop_beating(self.control, self.worker_id))
-        await _bounded("emitter", close_socket_emitter())
+            await _bounded("heartbeat", stop_beating(self.control, self.deployment, self.worker_id))
+        if self.emitter is not None:
+            await _bounded("emitter", self.emitter.close())
         await _bounded("metrics", asyncio.to_thread(self.metrics.close))
         if self.database is not None:
             await _bounded("database", self.database.dispose())

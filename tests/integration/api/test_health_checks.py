@@ -20,10 +20,11 @@ from redis.exceptions import RedisError
 
 from ailawyer.api.health import WORKER_SEEN_TTL_S, HealthChecks
 from ailawyer.db.engine import Database
+from ailawyer.deployment import Deployment
+from ailawyer.presence import beat, stop_beating
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.queues.registry import load_queues
 from ailawyer.redis import get_queue_connection
-from ailawyer.worker.heartbeat import beat, stop_beating
 from tests.fixtures.live_app import app_settings
 from tests.fixtures.services import RedisServer
 
@@ -101,13 +102,18 @@ async def test_a_client_of_another_prefix_or_queue_is_no_worker_of_ours(
 
 
 async def test_the_heartbeat_answers_when_no_bullmq_client_is_listed(
-    checks: HealthChecks, redis_server: RedisServer
+    checks: HealthChecks, redis_server: RedisServer, prefix: str
 ) -> None:
     redis = Redis.from_url(redis_server.url)
     try:
-        await beat(redis, "health-test", 10, ["test"])
+        # Another deployment's heartbeat (same server and db, other prefix) is not ours.
+        await beat(redis, Deployment(prefix=f"other{prefix}"), "elsewhere", 10, {"queues": []})
+        assert not await checks.worker()
+        await beat(redis, Deployment(prefix=prefix), "health-test", 10, {"queues": ["test"]})
         assert await checks.worker()
-        await stop_beating(redis, "health-test")
+        await stop_beating(redis, Deployment(prefix=prefix), "health-test")
+        await asyncio.sleep(WORKER_SEEN_TTL_S + 0.1)
+        assert not await checks.worker()
     finally:
         await redis.aclose()
 

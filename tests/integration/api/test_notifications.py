@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification
-from ailawyer.services.notifications import persist_notification
+from ailawyer.services.notifications import NotificationDraft, persist_notifications
 from tests.fixtures.live_app import LoggedIn
 
 pytestmark = pytest.mark.slow
@@ -18,9 +18,11 @@ pytestmark = pytest.mark.slow
 
 async def _notify(db: Database, user_id: str, title: str) -> str:
     async with db.session() as session:
-        row, _ = await persist_notification(
-            session, user_id=user_id, type="info", title=title, message=f"{title}!"
+        [(row, _)] = await persist_notifications(
+            session,
+            [NotificationDraft(user_id=user_id, type="info", title=title, message=f"{title}!")],
         )
+        assert row is not None
         return row.id
 
 

@@ -19,7 +19,8 @@ from redis.asyncio.client import PubSub
 from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
-from ailawyer.services.settings import SETTINGS_CHANNEL, update_setting
+from ailawyer.deployment import SETTINGS_CHANNEL
+from ailawyer.services.settings import update_setting
 from tests.fixtures.live_app import LoggedIn, login
 from tests.fixtures.processes import AppProcess, ChildProcess, wait_worker_started
 from tests.fixtures.services import RedisServer

@@ -187,6 +187,27 @@ async def test_bad_names_and_parameters(
         assert response.json()["error"] == error
 
 
+async def test_an_id_with_a_trailing_newline_is_no_job_id(
+    admin: LoggedIn, producer: QueueProducer
+) -> None:
+    # BullMQ stores whatever id it is given; `\n` at the end must not slip through a
+    # pattern that only anchors with `$` (which matches before a final newline).
+    sneaky = "abc123\n"
+    await producer.enqueue(retryable_queue, data(admin.user.id), job_id=sneaky)
+    await run_worker(producer, retryable_queue.name, fail, until={"failed": 1})
+    assert await producer.queue(retryable_queue.name).getJobState(sneaky) == "failed"
+    path = "abc123%0A"
+    for method, url in (
+        ("POST", f"/api/jobs/{path}/retry"),
+        ("GET", f"/api/admin/queues/retryable/jobs/{path}"),
+        ("POST", f"/api/admin/queues/retryable/jobs/{path}/retry"),
+    ):
+        response = await admin.http.request(method, url)
+        assert response.status_code == 404, (method, url, response.text)
+        assert response.json() == {"error": "Job nicht gefunden"}
+    assert await producer.queue(retryable_queue.name).getJobState(sneaky) == "failed"
+
+
 ROUTES = [
     ("GET", "/api/admin/queues"),
     ("GET", "/api/admin/queues/test"),

@@ -9,7 +9,8 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from ailawyer.worker.heartbeat import live_workers
+from ailawyer.deployment import Deployment
+from ailawyer.presence import live_workers
 from tests.fixtures.services import RedisServer
 from tests.fixtures.workers import WorkerFactory, run_cli
 
@@ -32,14 +33,15 @@ async def test_check_follows_the_heartbeat(
     redis = Redis.from_url(url)
     try:
         worker = await worker_process(REDIS_URL=url, WORKER_HEARTBEAT_TTL=str(TTL_S))
+        deployment = Deployment.of(url, worker_process.prefix)
         assert await check(worker_process, url) == 0
         await asyncio.sleep(TTL_S + 0.5)  # refreshed every ttl/3: still fresh
-        assert len(await live_workers(redis)) == 1
+        assert len(await live_workers(redis, deployment)) == 1
 
         worker.send(signal.SIGKILL)  # no goodbye: the key has to expire by itself
         await worker.wait_exit(timeout=5)
         killed = time.monotonic()
-        while await live_workers(redis):
+        while await live_workers(redis, deployment):
             assert time.monotonic() - killed < TTL_S + 0.5, "heartbeat outlived its TTL"
             await asyncio.sleep(0.05)
         assert await check(worker_process, url) == 1

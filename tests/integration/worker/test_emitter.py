@@ -12,12 +12,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from ailawyer.realtime.emitter import (
-    SOCKETIO_CHANNEL,
-    SocketEmitter,
-    close_socket_emitter,
-    get_socket_emitter,
-)
+from ailawyer.deployment import SOCKETIO_CHANNEL
+from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
 from ailawyer.services.notifications import NotificationOut
 from tests.fixtures.services import REDIS_URL, free_port
 
@@ -40,9 +36,9 @@ async def received(pubsub: PubSub) -> dict[str, object]:
 
 
 async def test_emits_to_user_akte_and_role_rooms(channel: PubSub) -> None:
-    emitter = get_socket_emitter()
+    emitter = get_socket_emitter(REDIS_URL)
     try:
-        assert get_socket_emitter() is emitter  # one per process
+        assert get_socket_emitter(REDIS_URL) is not emitter  # no cache: its creator owns it
         notification = NotificationOut(
             id="n1",
             user_id="u1",
@@ -71,9 +67,7 @@ async def test_emits_to_user_akte_and_role_rooms(channel: PubSub) -> None:
         await emitter.to_role("ADMIN", "notification", {"x": 1})
         assert (await received(channel))["room"] == "role:ADMIN"
     finally:
-        await close_socket_emitter()
-    assert get_socket_emitter() is not emitter  # closed: the next call makes a new one
-    await close_socket_emitter()
+        await emitter.close()
 
 
 async def test_concurrent_emits_all_arrive_in_order(channel: PubSub) -> None:

@@ -11,9 +11,9 @@ from redis.asyncio import Redis
 from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
+from ailawyer.deployment import SOCKETIO_CHANNEL
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.realtime.emitter import SOCKETIO_CHANNEL
 from ailawyer.worker.notify import failed_admin_key, failed_key
 from tests.fixtures.queues import SECRET_IN_ERROR, failing_queue, unrecoverable_queue
 from tests.fixtures.services import free_port

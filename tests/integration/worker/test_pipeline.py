@@ -15,9 +15,9 @@ from redis.asyncio.client import PubSub
 from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
+from ailawyer.deployment import SOCKETIO_CHANNEL
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.realtime.emitter import SOCKETIO_CHANNEL
 from ailawyer.worker.notify import completed_key
 from tests.fixtures.queues import bad_result_queue
 from tests.fixtures.services import REDIS_URL, free_port

@@ -7,11 +7,12 @@ from redis.asyncio import Redis
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
+from ailawyer.deployment import SETTINGS_CHANNEL
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.queues.registry import load_queues
 from ailawyer.redis import get_queue_connection
-from ailawyer.services.settings import SETTINGS_CHANNEL, change_message, seed_defaults
+from ailawyer.services.settings import change_message, seed_defaults
 from ailawyer.services.settings import update_setting as store_setting
 from tests.fixtures.services import RedisServer
 from tests.fixtures.workers import EXTRA_QUEUES, WorkerFactory, WorkerProcess

@@ -11,9 +11,10 @@ from redis.asyncio import Redis
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
+from ailawyer.deployment import Deployment
+from ailawyer.presence import index_key, record_key
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.worker.heartbeat import heartbeat_key
 from tests.fixtures.queues import SleepJobData, slow_queue
 from tests.fixtures.workers import WorkerFactory, notifications_of, wait_for_state, wait_until
 
@@ -51,7 +52,9 @@ async def test_signal_lets_in_flight_jobs_finish_then_exits_0(
 
     # The heartbeat is deleted on the way out: health checks see it at once.
     [started] = worker.find("Worker started")
-    assert await redis_client.exists(heartbeat_key(started["workerId"])) == 0
+    deployment = Deployment(prefix=prefix)
+    assert await redis_client.exists(record_key(deployment, started["workerId"])) == 0
+    assert await redis_client.zscore(index_key(deployment), started["workerId"]) is None
 
     messages = [line["message"] for line in worker.lines()]
     [received] = worker.find(SHUTDOWN_LINES[0])

@@ -1,4 +1,4 @@
-"""The Redis client each BullMQ worker gets (`queues/worker_connection.py`): the
+"""The Redis client each BullMQ worker gets (`worker/bullmq_connection.py`): the
 blocking wait on a connection of its own, commands on a small bounded pool, all
 with the factory's never-give-up retry policy."""
 
@@ -10,7 +10,7 @@ import time
 
 from redis.asyncio import Redis
 
-from ailawyer.queues.worker_connection import COMMAND_CONNECTIONS, worker_redis
+from ailawyer.worker.bullmq_connection import COMMAND_CONNECTIONS, bullmq_worker_redis
 from tests.fixtures.services import REDIS_URL
 
 
@@ -23,7 +23,7 @@ async def _connections_named(name: str) -> int:
 
 
 async def test_blocking_wait_does_not_hold_the_command_connection() -> None:
-    client = worker_redis(REDIS_URL)
+    client = bullmq_worker_redis(REDIS_URL)
     key = f"test:marker:{secrets.token_hex(4)}"
     try:
         waiting = asyncio.create_task(client.bzpopmin(key, 3))
@@ -43,7 +43,7 @@ async def test_blocking_wait_does_not_hold_the_command_connection() -> None:
 
 
 async def test_few_connections_with_the_factorys_policy_and_all_closed() -> None:
-    client = worker_redis(REDIS_URL)
+    client = bullmq_worker_redis(REDIS_URL)
     name = f"ailawyer-test-{secrets.token_hex(4)}"
     key = f"test:marker:{secrets.token_hex(4)}"
     try:

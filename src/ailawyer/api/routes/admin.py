@@ -1,5 +1,5 @@
 """Admin actions of this foundation: `POST /api/admin/test-job`, the pipeline's
-end-to-end proof (SPEC §3). The queue dashboard's routes live beside it
+end-to-end proof (docs/architecture.md). The queue dashboard's routes live beside it
 (`/api/admin/queues`)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Login, logout and the current user (SPEC §5).
+"""Login, logout and the current user (docs/api.md, "Logging in").
 
 Login answers the same for an unknown e-mail, a wrong password and an inactive
 account, after the same amount of work (`services.auth.verify_credentials`).

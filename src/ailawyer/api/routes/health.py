@@ -1,4 +1,4 @@
-"""`GET /api/health` (readiness, public, SPEC §3) and `GET /api/health/live` (liveness).
+"""`GET /api/health` (readiness, public; docs/operations.md) and `GET /api/health/live` (liveness).
 
 Liveness touches nothing: a container orchestrator restarting the app because
 MinIO is down would only make things worse. Readiness tells the truth about

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path
 from ailawyer.api.deps import AdminUser, PostCommitDep, SessionDep
 from ailawyer.api.errors import error_responses
 from ailawyer.db.models import SystemSetting
+from ailawyer.deployment import SETTINGS_CHANNEL
 from ailawyer.logs import create_logger
 from ailawyer.schemas import CamelModel
 from ailawyer.services import settings as service
@@ -84,6 +85,6 @@ async def update_setting(
 ) -> SettingOut:
     item = await service.update_setting(session, key, body.value)
     value = service.decode_value(item.type, item.value)
-    after_commit.publish(service.SETTINGS_CHANNEL, service.change_message(key, value))
+    after_commit.publish(SETTINGS_CHANNEL, service.change_message(key, value))
     log.info("settings.changed", key=key)
     return _out(item)

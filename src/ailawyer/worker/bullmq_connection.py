@@ -1,18 +1,22 @@
 """The Redis client one BullMQ `Worker` gets: its blocking wait apart, our retry policy.
 
+(Not to be confused with `redis.get_worker_connection`, the worker process's own
+never-give-up client for heartbeats and the settings channel; this module builds
+BullMQ's connections from that client's settings.)
+
 Given a connection *dict*, BullMQ builds two single-connection clients: one for
 its commands (fetch, `moveToFinished`, lock renewals), one for the blocking
 `BZPOPMIN` on the queue's marker. Given a client *instance*, it uses that one
 instance for both. We must hand it an instance (a dict cannot carry our retry
-policy: the worker's connections never give up, with the plan's reconnect curve
-and logging), and a plain pooled `Redis` made every fetch check a connection out
+policy: the worker's connections never give up, with our reconnect curve and
+logging), and a plain pooled `Redis` made every fetch check a connection out
 of the pool: at light load BullMQ sends up to `concurrency` fetches at once after
 each job, each went out on a connection of its own, and the pickup of the next
 job took 4-10 ms longer than bare BullMQ's (p50; measured with the benchmark's
 latency scenario, the same worker given BullMQ's two dedicated connections
 instead: 1.6-2.0 ms against 9-15 ms).
 
-`WorkerRedis` gives BullMQ what its own layout has, with our settings: the
+`BullMQWorkerRedis` gives BullMQ what its own layout has, with our settings: the
 blocking `BZPOPMIN` on a connection of its own, and the commands on a small
 bounded pool (`COMMAND_CONNECTIONS`; more concurrent commands wait for a free
 connection). One command connection, as BullMQ builds from a dict, fixed the
@@ -37,7 +41,7 @@ from ailawyer.redis import get_worker_connection
 COMMAND_CONNECTIONS: Final = 4
 
 
-class WorkerRedis(Redis):
+class BullMQWorkerRedis(Redis):
     """Commands on a small bounded pool; `BZPOPMIN` on a dedicated connection of its own."""
 
     def __init__(self, base: Redis) -> None:
@@ -65,6 +69,6 @@ class WorkerRedis(Redis):
         await self._base.aclose()
 
 
-def worker_redis(url: str | None = None) -> WorkerRedis:
+def bullmq_worker_redis(url: str | None = None) -> BullMQWorkerRedis:
     """The connection for one BullMQ `Worker` (never gives up, like the factory's)."""
-    return WorkerRedis(get_worker_connection(url))
+    return BullMQWorkerRedis(get_worker_connection(url))
