@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ailawyer.deployment import Deployment
+
 LogLevel = Literal["trace", "debug", "info", "warn", "error", "fatal"]
 
 # Placeholders that must never protect a production deployment.
@@ -196,6 +198,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.app_env is AppEnv.PRODUCTION
+
+    @property
+    def deployment(self) -> Deployment:
+        """This deployment's scope in Redis: REDIS_URL's database and BULLMQ_PREFIX."""
+        return Deployment.of(self.redis_url, self.bullmq_prefix)
 
     @property
     def effective_database_url(self) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
+from ailawyer.deployment import Deployment
 from ailawyer.realtime.emitter import SocketEmitter
 from tests.e2e.conftest import Stack
 from tests.fixtures.live_app import login, make_user
@@ -18,9 +19,9 @@ from tests.fixtures.services import REDIS_URL
 from tests.fixtures.sockets import SENTINEL_EVENT, Recorder
 
 
-async def _wait_until_subscribed(client: Recorder, user_id: str) -> None:
+async def _wait_until_subscribed(client: Recorder, user_id: str, channel: str) -> None:
     """Emit sentinels until one arrives: then this app process listens on Redis."""
-    emitter = SocketEmitter(REDIS_URL)
+    emitter = SocketEmitter(REDIS_URL, channel=channel)
     try:
         async with asyncio.timeout(10):
             while not client.events(SENTINEL_EVENT):
@@ -32,7 +33,7 @@ async def _wait_until_subscribed(client: Recorder, user_id: str) -> None:
 
 @pytest.mark.slow
 async def test_a_notification_reaches_a_browser_on_another_app_process(
-    two_app_stack: Stack, db: Database
+    two_app_stack: Stack, db: Database, prefix: str
 ) -> None:
     first, second = two_app_stack.apps
     admin = await make_user(db, Role.ADMIN)
@@ -40,7 +41,7 @@ async def test_a_notification_reaches_a_browser_on_another_app_process(
     client = Recorder()
     try:
         await client.connect(second.url, session.cookie_header)
-        await _wait_until_subscribed(client, admin.id)
+        await _wait_until_subscribed(client, admin.id, Deployment(prefix=prefix).socketio_channel)
 
         created = await session.http.post("/api/admin/test-job")
         assert created.status_code == 201, created.text

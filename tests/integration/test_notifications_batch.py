@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ailawyer.db import migrate
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification, Role
+from ailawyer.deployment import Deployment
 from ailawyer.queues.definitions import test_queue
 from ailawyer.realtime.emitter import SocketEmitter
 from ailawyer.services.notifications import NotificationDraft, persist_notifications
@@ -113,7 +114,7 @@ async def test_unchecked_batch_refuses_an_unknown_owner(database: Database) -> N
 
 
 async def test_notifier_batch_with_a_deleted_owner_still_notifies_the_others(
-    database: Database,
+    database: Database, prefix: str
 ) -> None:
     # Concurrent completions are written together without looking owners up; a
     # deleted owner makes that INSERT fail, and the batch is written again, checked.
@@ -124,7 +125,7 @@ async def test_notifier_batch_with_a_deleted_owner_still_notifies_the_others(
             )
             for i in range(3)
         ]
-    emitter = SocketEmitter(REDIS_URL)
+    emitter = SocketEmitter(REDIS_URL, channel=Deployment(prefix=prefix).socketio_channel)
     notifier = JobNotifier(database, emitter)
     owners = [users[0].id, "cdeleted000000000000000000", users[1].id, users[2].id]
     try:

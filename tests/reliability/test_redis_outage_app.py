@@ -13,6 +13,7 @@ import pytest
 from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
+from ailawyer.deployment import Deployment
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.realtime.emitter import SocketEmitter
@@ -115,7 +116,7 @@ async def test_redis_outage_gives_quick_503s_and_the_app_recovers_by_itself(
 
             # Real time recovers too: the app's Socket.IO subscription is back,
             # and the socket that stayed connected receives what the worker emits.
-            emitter = SocketEmitter(redis.url)
+            emitter = SocketEmitter(redis.url, channel=Deployment(prefix=prefix).socketio_channel)
             try:
 
                 async def delivered() -> bool:

@@ -20,6 +20,7 @@ import pytest
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
+from ailawyer.deployment import Deployment
 from ailawyer.realtime.emitter import SocketEmitter
 from tests.fixtures.live_app import make_user
 from tests.fixtures.processes import AppProcess
@@ -75,14 +76,16 @@ class SocketRig:
 
 
 @pytest.fixture
-async def rig(start_app: StartApp, db: Database, watch: SecretWatch) -> AsyncIterator[SocketRig]:
+async def rig(
+    start_app: StartApp, db: Database, watch: SecretWatch, prefix: str
+) -> AsyncIterator[SocketRig]:
     app = start_app()
     lawyer = await make_user(db, Role.ANWALT)
     async with app.client() as client:
         as_lawyer = await log_in(client, lawyer.email, watch)
     cookie = f"session={as_lawyer.session}"
     recorder = Recorder()
-    emitter = SocketEmitter(REDIS_URL)
+    emitter = SocketEmitter(REDIS_URL, channel=Deployment(prefix=prefix).socketio_channel)
     http, ws = await raw_socket(app.url, cookie)
     try:
         await recorder.connect(app.url, cookie)

@@ -6,8 +6,10 @@ reason (exception type and text, which may name hosts); the public answer only
 says `unhealthy` and how long the check took.
 
 The worker check asks Redis for the BullMQ workers registered on our queues
-(CLIENT LIST). Managed Redis services may forbid that command; then, and when
-no BullMQ client is listed, the workers' heartbeat keys decide.
+(CLIENT LIST). That list covers the whole server, so a client counts only when
+both its name (prefix and queue) and its database are this deployment's.
+Managed Redis services may forbid the command; then, and when no BullMQ client
+is listed, the workers' heartbeats (`ailawyer.presence`) decide.
 
 Cost per request, because probes and load balancers call this endpoint often:
 
@@ -39,7 +41,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
-from ailawyer.deployment import Deployment
 from ailawyer.logs import create_logger, redact_text
 from ailawyer.presence import live_workers
 from ailawyer.queues.producer import QueueProducer
@@ -65,6 +66,24 @@ _EXPECTED: Final = (TimeoutError, RedisError, SQLAlchemyError, httpx.HTTPError, 
 class CheckResult:
     status: Status
     latency_ms: int
+
+
+def listed_in_db(clients: bytes, names: tuple[bytes, ...], db: int) -> bool:
+    """Whether a CLIENT LIST line carries one of `names` and sits in database `db`.
+
+    Lines are one client each; `db=` is a field of every line, between spaces.
+    """
+    db_field = b" db=%d " % db
+    for name in names:
+        start = clients.find(name)
+        while start != -1:
+            line_start = clients.rfind(b"\n", 0, start) + 1
+            line_end = clients.find(b"\n", start)
+            line = clients[line_start : line_end if line_end != -1 else len(clients)]
+            if db_field in line:
+                return True
+            start = clients.find(name, start + 1)
+    return False
 
 
 def worker_client_names(producer: QueueProducer) -> tuple[bytes, ...]:
@@ -94,7 +113,7 @@ class HealthChecks:
         self.producer = producer
         self.http = http
         self.timeout_s = settings.health_check_timeout_ms / 1000
-        self.deployment = Deployment.of(settings.redis_url, settings.bullmq_prefix)
+        self.deployment = settings.deployment
         self._worker_names = worker_client_names(producer)
         self._worker_seen_at: float | None = None
         # The URL is parsed once (host, port, TLS, credentials, database); the
@@ -147,7 +166,7 @@ class HealthChecks:
         else:
             # `name` is never a line's first field, so " name=" always matches.
             listed = clients if isinstance(clients, bytes) else str(clients).encode()
-            if any(name in listed for name in self._worker_names):
+            if listed_in_db(listed, self._worker_names, self.deployment.db):
                 return True
         return bool(await live_workers(redis, self.deployment))
 

@@ -109,7 +109,7 @@ async def _settings_listener(settings: Settings, database: Database) -> AsyncIte
     redis = create_redis_connection(
         max_retries_per_request=None, url=settings.redis_url, name="ailawyer-settings"
     )
-    listener = SettingsListener(redis, database)
+    listener = SettingsListener(redis, database, channel=settings.deployment.settings_channel)
     task = asyncio.create_task(listener.run(), name="settings-listener")
     try:
         # Not forever: a slow Redis must not stop the start; the listener keeps trying.

@@ -21,12 +21,10 @@ def worker(
 ) -> None:
     """Run the BullMQ workers of every queue until SIGINT/SIGTERM."""
     if check:
-        from ailawyer.deployment import Deployment
         from ailawyer.presence import worker_alive
 
         settings = setup("cli", log_to_file=False)
-        deployment = Deployment.of(settings.redis_url, settings.bullmq_prefix)
-        alive = asyncio.run(worker_alive(settings.redis_url, deployment))
+        alive = asyncio.run(worker_alive(settings.redis_url, settings.deployment))
         typer.echo("worker alive" if alive else "no live worker", err=not alive)
         raise typer.Exit(0 if alive else 1)
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
-from ailawyer.deployment import SOCKETIO_CHANNEL
 from ailawyer.realtime.server import Authenticate, CanJoinAkte, Principal, SocketServer
 from ailawyer.services.akten import can_access_akte
 from ailawyer.services.auth import SESSION_COOKIE, authenticate
@@ -49,5 +48,5 @@ def create_socket_server(settings: Settings, database: Database) -> SocketServer
         redis_url=settings.redis_url,
         authenticate=session_authenticator(database, settings.auth_secret.get_secret_value()),
         can_join_akte=akte_access(database),
-        channel=SOCKETIO_CHANNEL,
+        channel=settings.deployment.socketio_channel,
     )

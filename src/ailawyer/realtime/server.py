@@ -5,8 +5,9 @@ checked in the `connect` handler: no valid session, no connection. A connection
 joins `user:{id}` and `role:{ROLE}`; it joins `akte:{id}` on request
 (`akte:join`) only if `can_join_akte` says so (members and ADMIN).
 
-Fan-out goes through Redis (`AsyncRedisManager`): the worker's write-only
-emitter publishes on the same channel, and every app process delivers to the
+Fan-out goes through Redis (`AsyncRedisManager`) on the deployment's Socket.IO
+channel (`Deployment.socketio_channel`): the worker's write-only emitter
+publishes on the same channel, and every app process delivers to the
 browsers connected to it (`realtime.manager`: without a task per socket). The
 lifespan owns the server: `start()` subscribes, `close()` disconnects clients
 and cancels the listener, leaving no task behind.
@@ -97,7 +98,7 @@ class SocketServer:
         redis_url: str,
         authenticate: Authenticate,
         can_join_akte: CanJoinAkte,
-        channel: str = "socketio",
+        channel: str,
     ) -> None:
         self._authenticate = authenticate
         self._can_join_akte = can_join_akte

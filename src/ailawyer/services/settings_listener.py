@@ -1,4 +1,5 @@
-"""Every process's end of the `settings:changed` channel (app and worker alike).
+"""Every process's end of the deployment's settings channel (app and worker alike;
+`settings:changed` for the default deployment, see `ailawyer.deployment`).
 
 Every (re)subscription re-reads the settings from the database: a change
 published while this process was disconnected from Redis would otherwise be
@@ -17,7 +18,6 @@ from typing import Any
 from redis.asyncio import Redis
 
 from ailawyer.db.engine import Database
-from ailawyer.deployment import SETTINGS_CHANNEL
 from ailawyer.logs import create_logger
 from ailawyer.services.settings import apply_all, apply_message
 
@@ -29,7 +29,7 @@ RESUBSCRIBE_DELAY_S = 1.0
 
 
 class SettingsListener:
-    def __init__(self, redis: Redis, database: Database, channel: str = SETTINGS_CHANNEL) -> None:
+    def __init__(self, redis: Redis, database: Database, *, channel: str) -> None:
         self.redis = redis
         self.database = database
         self.channel = channel

@@ -33,7 +33,6 @@ from redis.asyncio import Redis
 
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
-from ailawyer.deployment import Deployment
 from ailawyer.errors import RegistryError, StartupError
 from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, trace
@@ -102,7 +101,7 @@ class WorkerRunner:
         self.settings = settings
         self.bindings = bindings
         self.worker_id = new_worker_id()
-        self.deployment = Deployment.of(settings.redis_url, settings.bullmq_prefix)
+        self.deployment = settings.deployment
         self.queue_names = [binding.spec.name for binding in bindings]
         self.metrics = WorkerMetrics(self.queue_names)
         self.threads = ThreadPool(max(1, settings.worker_concurrency * len(bindings)))
@@ -177,7 +176,9 @@ class WorkerRunner:
         settings = self.settings
         self.control = get_worker_connection(settings.redis_url)
         self.database = Database(settings.effective_database_url)
-        self.emitter = get_socket_emitter(settings.redis_url)
+        self.emitter = get_socket_emitter(
+            settings.redis_url, channel=self.deployment.socketio_channel
+        )
         notifier = JobNotifier(self.database, self.emitter)
         if settings.worker_metrics_port:
             try:
@@ -190,7 +191,10 @@ class WorkerRunner:
         # then means reachable.
         await self._beat()
         self._spawn(self._heartbeat(), "heartbeat")
-        self._spawn(SettingsListener(self.control, self.database).run(), "settings")
+        listener = SettingsListener(
+            self.control, self.database, channel=self.deployment.settings_channel
+        )
+        self._spawn(listener.run(), "settings")
         for binding in self.bindings:
             self._add_worker(binding, notifier)
         # run() names its connections first; a worker closed before that would

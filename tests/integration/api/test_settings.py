@@ -19,7 +19,7 @@ from redis.asyncio.client import PubSub
 from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
-from ailawyer.deployment import SETTINGS_CHANNEL
+from ailawyer.deployment import Deployment
 from ailawyer.services.settings import update_setting
 from tests.fixtures.live_app import LoggedIn, login
 from tests.fixtures.processes import AppProcess, ChildProcess, wait_worker_started
@@ -38,10 +38,10 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-async def channel(private_redis: RedisServer) -> AsyncIterator[PubSub]:
+async def channel(private_redis: RedisServer, prefix: str) -> AsyncIterator[PubSub]:
     client = Redis.from_url(private_redis.url, decode_responses=True)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(SETTINGS_CHANNEL)
+    await pubsub.subscribe(Deployment.of(private_redis.url, prefix).settings_channel)
     yield pubsub
     await pubsub.aclose()
     await client.aclose()

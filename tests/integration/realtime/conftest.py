@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from ailawyer.db.engine import Database
+from ailawyer.deployment import Deployment
 from ailawyer.realtime.emitter import SocketEmitter
 from tests.fixtures.live_app import LiveApp, app_settings, live_app
 from tests.fixtures.services import REDIS_URL
@@ -20,9 +21,9 @@ async def app(db: Database, pg_url: str, prefix: str) -> AsyncIterator[LiveApp]:
 
 
 @pytest.fixture
-async def emitter() -> AsyncIterator[SocketEmitter]:
-    """The worker's emitter, exactly as the worker builds it."""
-    emitter = SocketEmitter(REDIS_URL)
+async def emitter(prefix: str) -> AsyncIterator[SocketEmitter]:
+    """The worker's emitter, exactly as the worker builds it (the app's deployment)."""
+    emitter = SocketEmitter(REDIS_URL, channel=Deployment(prefix=prefix).socketio_channel)
     yield emitter
     await emitter.close()
 

@@ -12,16 +12,22 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from ailawyer.deployment import SOCKETIO_CHANNEL
+from ailawyer.deployment import Deployment
 from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
 from ailawyer.services.notifications import NotificationOut
 from tests.fixtures.services import REDIS_URL, free_port
 
 
 @pytest.fixture
-async def channel(redis_client: Redis) -> AsyncIterator[PubSub]:
+def name(prefix: str) -> str:
+    """This test's Socket.IO channel (its own deployment's, never the default one)."""
+    return Deployment(prefix=prefix).socketio_channel
+
+
+@pytest.fixture
+async def channel(redis_client: Redis, name: str) -> AsyncIterator[PubSub]:
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(SOCKETIO_CHANNEL)
+    await pubsub.subscribe(name)
     yield pubsub
     await pubsub.aclose()
 
@@ -35,10 +41,10 @@ async def received(pubsub: PubSub) -> dict[str, object]:
     raise AssertionError("nothing published")
 
 
-async def test_emits_to_user_akte_and_role_rooms(channel: PubSub) -> None:
-    emitter = get_socket_emitter(REDIS_URL)
+async def test_emits_to_user_akte_and_role_rooms(channel: PubSub, name: str) -> None:
+    emitter = get_socket_emitter(REDIS_URL, channel=name)
     try:
-        assert get_socket_emitter(REDIS_URL) is not emitter  # no cache: its creator owns it
+        assert get_socket_emitter(REDIS_URL, channel=name) is not emitter  # no cache
         notification = NotificationOut(
             id="n1",
             user_id="u1",
@@ -70,9 +76,9 @@ async def test_emits_to_user_akte_and_role_rooms(channel: PubSub) -> None:
         await emitter.close()
 
 
-async def test_concurrent_emits_all_arrive_in_order(channel: PubSub) -> None:
+async def test_concurrent_emits_all_arrive_in_order(channel: PubSub, name: str) -> None:
     # Emits made at the same moment share one pipelined round trip.
-    emitter = SocketEmitter(REDIS_URL)
+    emitter = SocketEmitter(REDIS_URL, channel=name)
     try:
         await asyncio.gather(*(emitter.to_role("ADMIN", "tick", {"n": n}) for n in range(120)))
         payloads = [await received(channel) for _ in range(120)]

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
-from ailawyer.deployment import SOCKETIO_CHANNEL
+from ailawyer.deployment import Deployment
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.worker.notify import failed_admin_key, failed_key
@@ -97,7 +97,7 @@ async def test_unrecoverable_error_fails_at_once_and_keeps_secrets_out(
 ) -> None:
     worker = await worker_process()
     pubsub = redis_client.pubsub()
-    await pubsub.subscribe(SOCKETIO_CHANNEL)
+    await pubsub.subscribe(Deployment(prefix=prefix).socketio_channel)
     try:
         enqueued = await producer.enqueue(
             unrecoverable_queue, TestJobData(user_id=owner.id, message="x")

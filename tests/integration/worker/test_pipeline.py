@@ -15,7 +15,7 @@ from redis.asyncio.client import PubSub
 from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
-from ailawyer.deployment import SOCKETIO_CHANNEL
+from ailawyer.deployment import Deployment
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.worker.notify import completed_key
@@ -51,11 +51,12 @@ async def test_enqueued_job_is_completed_persisted_and_emitted(
     db: Database,
     owner: User,
     redis_client: Redis,
+    prefix: str,
 ) -> None:
     metrics_port = free_port()
     worker = await worker_process(WORKER_METRICS_PORT=str(metrics_port))
     pubsub = redis_client.pubsub()
-    await pubsub.subscribe(SOCKETIO_CHANNEL)
+    await pubsub.subscribe(Deployment(prefix=prefix).socketio_channel)
     try:
         started = time.monotonic()
         enqueued = await producer.enqueue(

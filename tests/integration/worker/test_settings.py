@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
-from ailawyer.deployment import SETTINGS_CHANNEL
+from ailawyer.deployment import Deployment
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.queues.registry import load_queues
@@ -34,7 +34,6 @@ async def run_test_job(
 async def test_published_log_level_applies_at_once_and_garbage_is_ignored(
     redis_server: RedisServer, worker_process: WorkerFactory, owner: User, prefix: str
 ) -> None:
-    # A Redis of its own: the settings channel is not per test.
     worker = await worker_process(REDIS_URL=redis_server.url)
     redis = Redis.from_url(redis_server.url)
     connection = get_queue_connection(redis_server.url)
@@ -43,11 +42,15 @@ async def test_published_log_level_applies_at_once_and_garbage_is_ignored(
         _, levels = await run_test_job(producer, worker, owner)
         assert "debug" not in levels and "info" in levels
 
-        await redis.publish(SETTINGS_CHANNEL, "{not json")
-        await redis.publish(SETTINGS_CHANNEL, '{"key": 1, "value": "debug"}')
+        await redis.publish(Deployment(prefix=prefix).settings_channel, "{not json")
+        await redis.publish(
+            Deployment(prefix=prefix).settings_channel, '{"key": 1, "value": "debug"}'
+        )
         await worker.wait_for("settings.malformed_message", count=2, timeout=5)
 
-        await redis.publish(SETTINGS_CHANNEL, change_message("log.level", "debug"))
+        await redis.publish(
+            Deployment(prefix=prefix).settings_channel, change_message("log.level", "debug")
+        )
         await worker.wait_for("settings.applied", value="debug", timeout=5)
         _, levels = await run_test_job(producer, worker, owner)
         assert "debug" in levels  # job.started, notification.emitted

@@ -1,8 +1,9 @@
 """System settings, for ADMINs: read all, read one, change one.
 
 A change is validated against the setting's type (422 and nothing stored when
-it does not fit), committed, and only then published on `settings:changed`,
-where every app and worker process picks it up (this one included).
+it does not fit), committed, and only then published on the deployment's
+settings channel, where every app and worker process of this deployment picks
+it up (this one included).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from ailawyer.api.deps import AdminUser, PostCommitDep, SessionDep
+from ailawyer.api.deps import AdminUser, PostCommitDep, SessionDep, StateDep
 from ailawyer.api.errors import error_responses
 from ailawyer.db.models import SystemSetting
-from ailawyer.deployment import SETTINGS_CHANNEL
 from ailawyer.logs import create_logger
 from ailawyer.schemas import CamelModel
 from ailawyer.services import settings as service
@@ -80,11 +80,13 @@ async def update_setting(
     key: SettingKey,
     body: SettingUpdate,
     _: AdminUser,
+    state: StateDep,
     session: SessionDep,
     after_commit: PostCommitDep,
 ) -> SettingOut:
     item = await service.update_setting(session, key, body.value)
     value = service.decode_value(item.type, item.value)
-    after_commit.publish(SETTINGS_CHANNEL, service.change_message(key, value))
+    channel = state.settings.deployment.settings_channel
+    after_commit.publish(channel, service.change_message(key, value))
     log.info("settings.changed", key=key)
     return _out(item)
