@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     login_rate_window_s: Annotated[int, Field(ge=1)] = Field(
         default=300, validation_alias="LOGIN_RATE_WINDOW"
     )
+    # Unset: a multiple of LOGIN_RATE_LIMIT (see `effective_login_*_limit`).
+    login_address_limit: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, validation_alias="LOGIN_ADDRESS_LIMIT"
+    )
+    login_account_limit: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, validation_alias="LOGIN_ACCOUNT_LIMIT"
+    )
     max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
         default=1_048_576, validation_alias="MAX_BODY_BYTES"
     )
@@ -163,9 +170,11 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("worker_metrics_port", mode="before")
+    @field_validator(
+        "worker_metrics_port", "login_address_limit", "login_account_limit", mode="before"
+    )
     @classmethod
-    def _empty_port_is_unset(cls, value: object) -> object:
+    def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("minio_endpoint", "meilisearch_url", "onlyoffice_internal_url", mode="before")
@@ -198,6 +207,16 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.app_env is AppEnv.PRODUCTION
+
+    @property
+    def effective_login_address_limit(self) -> int:
+        """Attempts per client address over all accounts (default 6 × LOGIN_RATE_LIMIT)."""
+        return self.login_address_limit or 6 * self.login_rate_limit
+
+    @property
+    def effective_login_account_limit(self) -> int:
+        """Attempts per account over all addresses (default 20 × LOGIN_RATE_LIMIT)."""
+        return self.login_account_limit or 20 * self.login_rate_limit
 
     @property
     def deployment(self) -> Deployment:

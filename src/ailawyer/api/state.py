@@ -165,10 +165,12 @@ async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppS
             health=HealthChecks(settings, database, producer, http),
             login_limiter=LoginRateLimiter(
                 redis,
+                deployment=settings.deployment,
                 limit=settings.login_rate_limit,
+                address_limit=settings.effective_login_address_limit,
+                account_limit=settings.effective_login_account_limit,
                 window_s=settings.login_rate_window_s,
                 timeout_s=producer.timeout_s,
-                namespace=settings.bullmq_prefix,
             ),
             started_at=time.monotonic(),
             socket=socket,

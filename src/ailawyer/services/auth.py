@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from ailawyer import messages
 from ailawyer.db.base import utcnow
 from ailawyer.db.models import Role, User, UserSession
+from ailawyer.deployment import Deployment
 from ailawyer.errors import TooManyRequests
 from ailawyer.logs import create_logger
 from ailawyer.redis import redis_deadline
@@ -51,7 +52,6 @@ _TOKEN_BYTES: Final = 32
 # Purpose labels keep a session signature from ever being valid as a CSRF token.
 _SESSION_PURPOSE: Final = b"session:"
 _CSRF_PURPOSE: Final = b"csrf:"
-_RATE_KEY: Final = "ailawyer:login:"
 
 
 def _b64(raw: bytes) -> str:
@@ -219,61 +219,111 @@ async def revoke(session: AsyncSession, user_session: SessionInfo) -> None:
     )
 
 
+# Check every counter first; only if none is at its limit, count the attempt in
+# all of them. One script, so parallel attempts are decided one after another.
+_RESERVE: Final = """
+local blocked = -1
+for i, key in ipairs(KEYS) do
+  local count = tonumber(redis.call('GET', key) or '0')
+  if count >= tonumber(ARGV[i + 1]) then
+    blocked = math.max(blocked, redis.call('TTL', key))
+  end
+end
+if blocked >= 0 then
+  return blocked
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then
+    redis.call('EXPIRE', key, ARGV[1])
+  end
+end
+return -1
+"""
+# A login that succeeded gives its reservation back; its own (account, address)
+# failures are forgotten (the owner is in).
+_REFUND: Final = """
+for i, key in ipairs(KEYS) do
+  if i == 1 then
+    redis.call('DEL', key)
+  elseif tonumber(redis.call('GET', key) or '0') > 0 then
+    redis.call('DECR', key)
+  end
+end
+return 0
+"""
+
+
 class LoginRateLimiter:
-    """Failed logins per account and per client address, counted in Redis.
+    """Login attempts, counted in Redis before the password is checked.
 
-    Counting in Redis (not in the process) makes the limit hold across every app
-    process. The account is keyed by a hash of the e-mail, so no address sits in
-    Redis in clear text. Once either counter reaches the limit, every attempt
-    (even a correct one) is refused until the window ends; a success resets the
-    account's counter, not the address's.
+    The policy (docs/reliability.md, "Login limits"):
 
-    Keys are scoped by `namespace` (the deployment's BULLMQ_PREFIX), so two
-    deployments, or two test runs, sharing one Redis do not share counters.
+    - per (account, client address): `limit` attempts per window. This is the
+      limit a guesser meets; it locks out that address for that account only;
+    - per client address, over all accounts: `address_limit` (password spraying
+      from one address);
+    - per account, over all addresses: `account_limit`, a much higher ceiling that
+      slows a distributed guesser down; the account's owner, on an address of
+      their own, keeps logging in until that ceiling is reached.
+
+    An attempt is counted (reserved) *before* argon2 runs, by one atomic script
+    that refuses it when any counter is at its limit, so parallel attempts cannot
+    slip past the limit: at most `limit` of them ever reach the password check.
+    A successful login gives its reservation back. A refused attempt counts
+    nowhere, so it neither renews a window nor pushes another counter up. Each
+    window starts with its first attempt and is fixed.
+
+    Counting in Redis (not in the process) makes the limits hold across every app
+    process. Accounts and addresses are keyed by a hash (no e-mail or address in
+    Redis in clear text), under the deployment's prefix.
     """
 
     def __init__(
-        self, redis: Redis, *, limit: int, window_s: int, timeout_s: float, namespace: str
+        self,
+        redis: Redis,
+        *,
+        deployment: Deployment,
+        limit: int,
+        address_limit: int,
+        account_limit: int,
+        window_s: int,
+        timeout_s: float,
     ) -> None:
         self._redis = redis
-        self._limit = limit
+        self._deployment = deployment
+        self._limits = (limit, address_limit, account_limit)
         self._window_s = window_s
         self._timeout_s = timeout_s
-        self._prefix = f"{_RATE_KEY}{namespace}:"
+        self._reserve = redis.register_script(_RESERVE)
+        self._refund = redis.register_script(_REFUND)
 
-    def _keys(self, email: str, address: str) -> tuple[str, str]:
-        account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-        return f"{self._prefix}account:{account}", f"{self._prefix}address:{address}"
+    def _keys(self, email: str, address: str) -> list[str]:
+        account = email.strip().lower()
 
-    async def check(self, email: str, address: str) -> None:
-        """Raise TooManyRequests (with the seconds left) once a limit is reached."""
-        keys = self._keys(email, address)
+        def digest(*parts: str) -> str:
+            return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+        return [
+            self._deployment.key("login", "pair", digest(account, address)),
+            self._deployment.key("login", "address", digest(address)),
+            self._deployment.key("login", "account", digest(account)),
+        ]
+
+    async def reserve(self, email: str, address: str) -> None:
+        """Count this attempt, or raise TooManyRequests (with the seconds left)."""
         async with redis_deadline(self._timeout_s):
-            counts = await self._redis.mget(keys)
-            blocked = [
-                key
-                for key, count in zip(keys, counts, strict=True)
-                if count is not None and int(count) >= self._limit
-            ]
-            if not blocked:
-                return
-            ttls = [await self._redis.ttl(key) for key in blocked]
-        retry_after = max([*ttls, 1])
+            blocked = int(
+                await self._reserve(
+                    keys=self._keys(email, address), args=[self._window_s, *self._limits]
+                )
+            )
+        if blocked < 0:
+            return
+        retry_after = max(blocked, 1)
         log.warning("auth.login_rate_limited", retry_after=retry_after)
         raise TooManyRequests(messages.TOO_MANY_LOGINS, retry_after=retry_after)
 
-    async def record_failure(self, email: str, address: str) -> None:
-        async with (
-            redis_deadline(self._timeout_s),
-            self._redis.pipeline(transaction=True) as pipe,
-        ):
-            for key in self._keys(email, address):
-                # The window starts with the first failure (NX keeps it fixed).
-                pipe.incr(key)
-                pipe.expire(key, self._window_s, nx=True)
-            await pipe.execute()
-
-    async def reset_account(self, email: str) -> None:
-        account_key, _ = self._keys(email, "-")
+    async def succeeded(self, email: str, address: str) -> None:
+        """Give a successful attempt's reservation back."""
         async with redis_deadline(self._timeout_s):
-            await self._redis.delete(account_key)
+            await self._refund(keys=self._keys(email, address))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 
@@ -14,6 +15,7 @@ from ailawyer.db.engine import Database
 from ailawyer.db.models import User
 from tests.fixtures.live_app import PASSWORD, LoggedIn, login
 from tests.fixtures.processes import AppProcess
+from tests.fixtures.services import wait_until
 
 from .conftest import StartApp
 
@@ -140,26 +142,86 @@ async def test_inactive_user_cannot_log_in_and_loses_sessions(
     assert response.json() == {"error": messages.INVALID_LOGIN}
 
 
-async def test_login_is_rate_limited_per_account_and_address(
+def from_address(app: AppProcess, address: str) -> httpx.AsyncClient:
+    """A client whose connections come from `address` (any 127.x.y.z is loopback)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=app.url, transport=transport, timeout=30, trust_env=False)
+
+
+async def test_an_attacker_locks_out_only_their_own_address(
     app_factory: StartApp, lawyer: User
 ) -> None:
-    # The counters live under the test's BULLMQ_PREFIX: other tests' failed
-    # logins from 127.0.0.1 do not count here.
+    # The counters live under the test's BULLMQ_PREFIX: other tests' logins do not count.
     app = app_factory(LOGIN_RATE_LIMIT="3", LOGIN_RATE_WINDOW="120")
-    async with app.client() as client:
-        bad = {"email": lawyer.email, "password": "falsch-falsch"}
+    bad = {"email": lawyer.email, "password": "falsch-falsch"}
+    good = {"email": lawyer.email, "password": PASSWORD}
+    async with from_address(app, "127.0.0.2") as attacker, from_address(app, "127.0.0.1") as owner:
         for _ in range(3):
-            assert (await client.post("/api/auth/login", json=bad)).status_code == 401
-        limited = await client.post("/api/auth/login", json=bad)
+            assert (await attacker.post("/api/auth/login", json=bad)).status_code == 401
+        limited = await attacker.post("/api/auth/login", json=bad)
         assert limited.status_code == 429
         assert limited.json()["error"] == messages.TOO_MANY_LOGINS
         assert 1 <= int(limited.headers["Retry-After"]) <= 120
-        # Even the right password waits for the window to end.
-        good = {"email": lawyer.email, "password": PASSWORD}
-        assert (await client.post("/api/auth/login", json=good)).status_code == 429
-        # Another account from the same address: the address is blocked too.
+        # Even the right password waits there for the window to end...
+        assert (await attacker.post("/api/auth/login", json=good)).status_code == 429
+        # ...and refused attempts do not renew the window.
+        again = await attacker.post("/api/auth/login", json=bad)
+        assert int(again.headers["Retry-After"]) <= int(limited.headers["Retry-After"])
+        # The owner, from an address of their own, logs in as usual.
+        assert (await owner.post("/api/auth/login", json=good)).status_code == 200
+        # Another account from the attacker's address is not blocked by that account's count.
         other = {"email": "jemand@kanzlei.test", "password": "x" * 10}
-        assert (await client.post("/api/auth/login", json=other)).status_code == 429
+        assert (await attacker.post("/api/auth/login", json=other)).status_code == 401
+
+
+async def test_the_per_account_ceiling_and_the_per_address_limit(
+    app_factory: StartApp, lawyer: User
+) -> None:
+    app = app_factory(
+        LOGIN_RATE_LIMIT="2",
+        LOGIN_ACCOUNT_LIMIT="4",
+        LOGIN_ADDRESS_LIMIT="3",
+        LOGIN_RATE_WINDOW="120",
+    )
+    bad = {"email": lawyer.email, "password": "falsch-falsch"}
+    good = {"email": lawyer.email, "password": PASSWORD}
+    clients = [from_address(app, f"127.0.0.{n}") for n in (2, 3, 4, 5)]
+    try:
+        # Two addresses, two failures each: the account's ceiling of four is reached,
+        # and then it holds for everyone, its owner included, until the window ends.
+        for client in clients[:2]:
+            for _ in range(2):
+                assert (await client.post("/api/auth/login", json=bad)).status_code == 401
+        assert (await clients[2].post("/api/auth/login", json=good)).status_code == 429
+        # One address spraying over many accounts meets the per-address limit.
+        sprayer = clients[3]
+        for n in range(3):
+            spray = {"email": f"konto{n}@kanzlei.test", "password": "x" * 10}
+            assert (await sprayer.post("/api/auth/login", json=spray)).status_code == 401
+        spray = {"email": "konto9@kanzlei.test", "password": "x" * 10}
+        assert (await sprayer.post("/api/auth/login", json=spray)).status_code == 429
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def test_parallel_wrong_passwords_cannot_outrun_the_limit(
+    app_factory: StartApp, lawyer: User
+) -> None:
+    app = app_factory(LOGIN_RATE_LIMIT="5", LOGIN_RATE_WINDOW="120")
+    bad = {"email": lawyer.email, "password": "falsch-falsch"}
+    async with from_address(app, "127.0.0.6") as client:
+        answers = await asyncio.gather(
+            *(client.post("/api/auth/login", json=bad) for _ in range(40))
+        )
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(401) + statuses.count(429) == 40, statuses
+    assert 1 <= statuses.count(401) <= 5, statuses
+    # What reached argon2: one `auth.login_failed` line per checked password
+    # (the log is written in batches, so wait for the lines, then for more).
+    checked = statuses.count(401)
+    assert wait_until(lambda: app.output().count("auth.login_failed") >= checked, 5)
+    assert not wait_until(lambda: app.output().count("auth.login_failed") > checked, 0.5)
 
 
 async def test_login_refuses_malformed_bodies(anonymous: httpx.AsyncClient) -> None:

@@ -2,8 +2,9 @@
 
 Login answers the same for an unknown e-mail, a wrong password and an inactive
 account, after the same amount of work (`services.auth.verify_credentials`).
-Failed attempts are counted per account and per client address; once a limit
-is reached, attempts get 429 with Retry-After until the window ends.
+Attempts are counted before the password is checked, per (account, address),
+per address and per account (`services.auth.LoginRateLimiter`); once a limit is
+reached, attempts get 429 with Retry-After until the window ends.
 """
 
 from __future__ import annotations
@@ -94,13 +95,13 @@ async def login(
 ) -> SessionOut:
     address = _client_address(request)
     limiter = state.login_limiter
-    await limiter.check(body.email, address)
+    # Counted before the password is checked: parallel attempts cannot outrun it.
+    await limiter.reserve(body.email, address)
     user = await auth.verify_credentials(session, body.email, body.password)
     if user is None:
-        await limiter.record_failure(body.email, address)
         log.info("auth.login_failed")
         raise Unauthorized(messages.INVALID_LOGIN)
-    await limiter.reset_account(body.email)
+    await limiter.succeeded(body.email, address)
     settings = state.settings
     issued = await auth.start_session(
         session,
