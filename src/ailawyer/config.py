@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     login_account_limit: Annotated[int, Field(ge=1)] | None = Field(
         default=None, validation_alias="LOGIN_ACCOUNT_LIMIT"
     )
+    # How often each app process checks the sessions of its connected sockets
+    # against the database (logout and deactivation end them at once anyway).
+    session_recheck_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=30.0, validation_alias="SESSION_RECHECK_INTERVAL"
+    )
     max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
         default=1_048_576, validation_alias="MAX_BODY_BYTES"
     )

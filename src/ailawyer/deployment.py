@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 DEFAULT_PREFIX: Final = "bull"
 SETTINGS_CHANNEL: Final = "settings:changed"
 SOCKETIO_CHANNEL: Final = "socketio"
+SESSIONS_CHANNEL: Final = "ailawyer:sessions"
 _SENTINEL_SCHEMES: Final = ("redis+sentinel", "rediss+sentinel")
 
 
@@ -70,6 +71,11 @@ class Deployment:
     @property
     def socketio_channel(self) -> str:
         return self.channel(SOCKETIO_CHANNEL)
+
+    @property
+    def sessions_channel(self) -> str:
+        """Ids of sessions that ended (logout, deactivation): sockets on them close."""
+        return self.channel(SESSIONS_CHANNEL)
 
     def key(self, *parts: str) -> str:
         """A Redis key of ours: `ailawyer:{prefix}:{part}:{part}…`."""

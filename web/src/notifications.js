@@ -265,7 +265,17 @@ function connect() {
     setConnection("connected", "Live verbunden");
     refetchUnread().catch((error) => announce(status, error.message, "error"));
   });
-  socket.on("disconnect", () => setConnection("disconnected", "Verbindung getrennt – verbinde neu …"));
+  socket.on("disconnect", (reason) => {
+    setConnection("disconnected", "Verbindung getrennt – verbinde neu …");
+    if (reason === "io server disconnect") {
+      // The server ends the sockets of a session that ended (a logout in another
+      // tab, a deactivated account) and the client does not reconnect by itself:
+      // ask who we are. A 401 goes to the login page; a live session reconnects.
+      api("/api/auth/me")
+        .then(() => socket.connect())
+        .catch(() => {});
+    }
+  });
   socket.on("connect_error", (error) => {
     if (error && error.message === "unauthorized") {
       goToLogin();

@@ -30,6 +30,7 @@ from ailawyer.db.engine import Database
 from ailawyer.errors import StartupError
 from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, redact_text
+from ailawyer.pubsub import Subscription
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.queues.registry import load_queues
 from ailawyer.realtime.access import create_socket_server
@@ -38,7 +39,6 @@ from ailawyer.redis import create_redis_connection, get_queue_connection
 from ailawyer.security import dummy_hash
 from ailawyer.services import settings as settings_service
 from ailawyer.services.auth import LoginRateLimiter
-from ailawyer.services.settings_listener import SettingsListener
 
 log = create_logger("api.state")
 
@@ -102,20 +102,38 @@ async def _prepare_database(database: Database, settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _settings_listener(settings: Settings, database: Database) -> AsyncIterator[None]:
-    """Follow `settings:changed` for the app's lifetime (the worker's listener:
-    one implementation for both processes). Startup waits briefly for the first
-    subscription, so a change made right after start is not missed."""
+async def _control_channels(
+    settings: Settings, database: Database, socket: SocketServer
+) -> AsyncIterator[None]:
+    """Follow the deployment's settings and sessions channels for the app's
+    lifetime. After every (re)subscription the settings are re-read and the
+    sockets' sessions checked again: pub/sub keeps nothing for a process that was
+    away. Startup waits briefly for the first subscription, so a change made
+    right after start is not missed."""
     redis = create_redis_connection(
-        max_retries_per_request=None, url=settings.redis_url, name="ailawyer-settings"
+        max_retries_per_request=None, url=settings.redis_url, name="ailawyer-control"
     )
-    listener = SettingsListener(redis, database, channel=settings.deployment.settings_channel)
-    task = asyncio.create_task(listener.run(), name="settings-listener")
+    reload_settings = settings_service.reloader(database)
+
+    async def resync() -> None:
+        await reload_settings()
+        await socket.sweep()
+
+    deployment = settings.deployment
+    subscription = Subscription(
+        redis,
+        {
+            deployment.settings_channel: settings_service.on_message,
+            deployment.sessions_channel: socket.on_sessions_message,
+        },
+        resync=resync,
+    )
+    task = asyncio.create_task(subscription.run(), name="control-channels")
     try:
         # Not forever: a slow Redis must not stop the start; the listener keeps trying.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
-                await listener.subscribed.wait()
+                await subscription.subscribed.wait()
         yield
     finally:
         task.cancel()
@@ -145,12 +163,12 @@ async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppS
         http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
         stack.push_async_callback(http.aclose)
 
-        await stack.enter_async_context(_settings_listener(settings, database))
-
         # Socket.IO: closed before the database it checks sessions against.
         socket = create_socket_server(settings, database)
         await socket.start()
         stack.push_async_callback(socket.close)
+
+        await stack.enter_async_context(_control_channels(settings, database, socket))
         # Hash the dummy password now: computed at the first unknown-e-mail login,
         # it would make exactly that answer slower than a wrong-password one.
         await asyncio.to_thread(dummy_hash)

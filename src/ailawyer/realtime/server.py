@@ -12,6 +12,14 @@ browsers connected to it (`realtime.manager`: without a task per socket). The
 lifespan owns the server: `start()` subscribes, `close()` disconnects clients
 and cancels the listener, leaving no task behind.
 
+A socket lives no longer than its session. Logging out (or an account that is
+deactivated) publishes the session's id on the deployment's sessions channel;
+every app process ends that session's sockets at once (`end_sessions`). A sweep
+every `SESSION_RECHECK_S` asks the database about the sessions of all connected
+sockets, for what no message announced (an expiry, a change made directly in the
+database, a message lost while Redis was away), and each `akte:join` asks about
+its own session before it is allowed.
+
 Handlers never raise: a malformed payload or an unknown event is answered (or
 ignored) and the connection stays up.
 """
@@ -21,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -59,20 +67,28 @@ LEAVE_EVENT: Final = "akte:leave"
 # Nothing a browser sends us is large; a bigger frame is refused by Engine.IO.
 MAX_MESSAGE_BYTES: Final = 16_384
 _AKTE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# How often the sessions of connected sockets are checked against the database
+# (SESSION_RECHECK_INTERVAL).
+SESSION_RECHECK_S: Final = 30.0
+# A session's id: the SHA-256 of its token, as stored (`services.auth.session_id`).
+_SESSION_ID = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a connection belongs to, fixed at connect."""
+    """Who a connection belongs to, fixed at connect, and the session it rides on."""
 
     user_id: str
     role: str
+    session_id: str
 
 
 # Cookies of the handshake request → the session's user, or None.
 Authenticate = Callable[[Mapping[str, str]], Awaitable[Principal | None]]
 # (principal, akte id) → may this connection join the Akte's room?
 CanJoinAkte = Callable[[Principal, str], Awaitable[bool]]
+# Session ids → those of them that are still valid.
+CheckSessions = Callable[[set[str]], Awaitable[set[str]]]
 
 
 def _ack(ok: bool, error: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -98,12 +114,18 @@ class SocketServer:
         redis_url: str,
         authenticate: Authenticate,
         can_join_akte: CanJoinAkte,
+        check_sessions: CheckSessions,
         channel: str,
+        recheck_s: float = SESSION_RECHECK_S,
     ) -> None:
         self._authenticate = authenticate
         self._can_join_akte = can_join_akte
+        self._check_sessions = check_sessions
+        self._recheck_s = recheck_s
         self._started = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The connected sockets of each session (this process's only).
+        self._sockets: dict[str, set[str]] = {}
         manager = RedisManager(
             redis_url,
             channel=channel,
@@ -173,6 +195,7 @@ class SocketServer:
         # here puts the listener task under the lifespan's control.
         self.sio.manager_initialized = True
         self.sio.manager.initialize()
+        self.sio.start_background_task(self._recheck_sessions)
         log.info("realtime.started")
 
     async def close(self) -> None:
@@ -202,6 +225,44 @@ class SocketServer:
         """Serve one Engine.IO HTTP (polling) or WebSocket request."""
         await self.sio.handle_request(scope, receive, send)
 
+    # ---- sessions ----------------------------------------------------------
+
+    async def end_sessions(self, session_ids: Iterable[str]) -> int:
+        """Disconnect this process's sockets of these sessions; returns how many."""
+        ended = 0
+        for session_id in session_ids:
+            for sid in list(self._sockets.pop(session_id, ())):
+                await self.sio.disconnect(sid, ignore_queue=True)
+                ended += 1
+        if ended:
+            log.info("realtime.session_ended", sockets=ended)
+        return ended
+
+    async def on_sessions_message(self, raw: bytes | str) -> None:
+        """The sessions channel's handler: each message is one ended session's id."""
+        session_id = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        if _SESSION_ID.fullmatch(session_id) is None:
+            log.warning("realtime.malformed_session_message", size=len(raw))
+            return
+        await self.end_sessions([session_id])
+
+    async def sweep(self) -> int:
+        """Ask the database about every connected socket's session; end the ones
+        that are no longer valid. Returns how many sockets were disconnected."""
+        known = set(self._sockets)
+        if not known:
+            return 0
+        valid = await self._check_sessions(known)
+        return await self.end_sessions(known - valid)
+
+    async def _recheck_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(self._recheck_s)
+            try:
+                await self.sweep()
+            except Exception as exc:  # the database is away: next time
+                log.warning("realtime.session_check_failed", error=type(exc).__name__)
+
     # ---- handlers ----------------------------------------------------------
 
     async def _principal(self, sid: str) -> Principal | None:
@@ -225,6 +286,7 @@ class SocketServer:
             log.info("realtime.connect_refused")
             raise socketio.exceptions.ConnectionRefusedError(REFUSED_UNAUTHORIZED)
         await self.sio.save_session(sid, {"principal": principal})
+        self._sockets.setdefault(principal.session_id, set()).add(sid)
         await self.sio.enter_room(sid, user_room(principal.user_id))
         await self.sio.enter_room(sid, role_room(principal.role))
         with log_context(userId=principal.user_id):
@@ -232,6 +294,12 @@ class SocketServer:
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         principal = await self._principal(sid)
+        if principal is not None:
+            sockets = self._sockets.get(principal.session_id)
+            if sockets is not None:
+                sockets.discard(sid)
+                if not sockets:
+                    del self._sockets[principal.session_id]
         with log_context(userId=principal.user_id if principal else None):
             log.info("realtime.disconnected", sid=sid, reason=str(reason))
 
@@ -242,11 +310,17 @@ class SocketServer:
             return _ack(False, messages.INVALID_INPUT)
         with log_context(userId=principal.user_id, akteId=akte_id):
             try:
-                allowed = await self._can_join_akte(principal, akte_id)
+                session_valid = bool(await self._check_sessions({principal.session_id}))
+                allowed = session_valid and await self._can_join_akte(principal, akte_id)
             except Exception:
                 # A database hiccup must not end the connection; the browser may ask again.
                 log.exception("realtime.join_failed")
                 return _ack(False, messages.SERVICE_UNAVAILABLE)
+            if not session_valid:
+                # Logged out meanwhile: this socket ends too, after its answer.
+                log.info("realtime.join_refused", reason="session")
+                self.sio.start_background_task(self.end_sessions, [principal.session_id])
+                return _ack(False, messages.NOT_AUTHENTICATED)
             if not allowed:
                 log.info("realtime.join_refused")
                 return _ack(False, messages.NO_PERMISSION)

@@ -210,6 +210,26 @@ async def authenticate(
     )
 
 
+_VALID_SESSIONS: Final = (
+    select(_SESSIONS.c.id)
+    .join_from(_SESSIONS, _USERS, _SESSIONS.c.user_id == _USERS.c.id)
+    .where(
+        _SESSIONS.c.id.in_(bindparam("session_ids", expanding=True)),
+        _SESSIONS.c.revoked_at.is_(None),
+        _SESSIONS.c.expires_at > bindparam("now", type_=_SESSIONS.c.expires_at.type),
+        _USERS.c.active.is_(True),
+    )
+)
+
+
+async def valid_sessions(db: AsyncSession | AsyncConnection, session_ids: set[str]) -> set[str]:
+    """Those of `session_ids` that are unrevoked, unexpired, of an active user."""
+    if not session_ids:
+        return set()
+    rows = await db.execute(_VALID_SESSIONS, {"session_ids": list(session_ids), "now": utcnow()})
+    return {row[0] for row in rows}
+
+
 async def revoke(session: AsyncSession, user_session: SessionInfo) -> None:
     """Mark the session revoked (flush only; the request commits)."""
     await session.execute(

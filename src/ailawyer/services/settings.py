@@ -2,13 +2,15 @@
 
 A change is stored first, then published on the deployment's settings channel
 (`deployment.Deployment.settings_channel`); every process (app and worker)
-subscribes and applies what it understands (`log.level`) without a restart.
+subscribes (`pubsub.Subscription` with `on_message` and `reloader`) and applies
+what it understands (`log.level`) without a restart.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer import messages
+from ailawyer.db.engine import Database
 from ailawyer.db.models import SettingType, SystemSetting
 from ailawyer.errors import Invalid, NotFound
 from ailawyer.logs import LEVELS, create_logger, set_log_level
@@ -172,6 +175,25 @@ def apply_message(raw: bytes | str) -> bool:
 
 
 async def apply_all(session: AsyncSession) -> None:
-    """Re-read every setting and apply it (at start and after a reconnect)."""
+    """Re-read every setting and apply it."""
     for item in await list_settings(session):
         apply_setting(item.key, decode_value(item.type, item.value))
+
+
+async def on_message(raw: bytes | str) -> None:
+    """The settings channel's handler (`pubsub.Subscription`)."""
+    apply_message(raw)
+
+
+def reloader(database: Database) -> Callable[[], Awaitable[None]]:
+    """Re-read the settings from the database after every (re)subscription: a
+    change published while the process could not hear it is not lost. The
+    database is the truth for runtime settings: once it has been read, a stored
+    `log.level` wins over LOG_LEVEL."""
+
+    async def reload() -> None:
+        async with database.session() as session:
+            await apply_all(session)
+        log.info("settings.reloaded")
+
+    return reload

@@ -1,11 +1,14 @@
+"""User accounts: create, look up, count, deactivate and activate."""
+
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.db.models import Role, User
-from ailawyer.errors import Conflict, Invalid
+from ailawyer.db.base import utcnow
+from ailawyer.db.models import Role, User, UserSession
+from ailawyer.errors import Conflict, Invalid, NotFound
 from ailawyer.security import MIN_PASSWORD_LENGTH, hash_password
 
 
@@ -55,3 +58,24 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
 
 async def count_users(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+async def set_active(session: AsyncSession, email: str, active: bool) -> tuple[User, list[str]]:
+    """Activate or deactivate an account (flush only). Deactivating also revokes
+    every open session of the account; returns the user and the revoked session
+    ids, which the caller announces on the sessions channel after the commit."""
+    user = await get_user_by_email(session, email)
+    if user is None:
+        raise NotFound(f"no user with e-mail {email.strip().lower()}")
+    user.active = active
+    revoked: list[str] = []
+    if not active:
+        result = await session.execute(
+            update(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .returning(UserSession.id)
+        )
+        revoked = list(result.scalars())
+    await session.flush()
+    return user, revoked

@@ -37,10 +37,11 @@ from ailawyer.errors import RegistryError, StartupError
 from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, trace
 from ailawyer.presence import beat, new_worker_id, stop_beating
+from ailawyer.pubsub import Subscription
 from ailawyer.queues.options import worker_options
 from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
 from ailawyer.redis import get_worker_connection
-from ailawyer.services.settings_listener import SettingsListener
+from ailawyer.services import settings as settings_service
 from ailawyer.worker.bullmq_connection import bullmq_worker_redis
 from ailawyer.worker.events import listen
 from ailawyer.worker.execution import JobExecutor, ThreadPool
@@ -191,10 +192,12 @@ class WorkerRunner:
         # then means reachable.
         await self._beat()
         self._spawn(self._heartbeat(), "heartbeat")
-        listener = SettingsListener(
-            self.control, self.database, channel=self.deployment.settings_channel
+        subscription = Subscription(
+            self.control,
+            {self.deployment.settings_channel: settings_service.on_message},
+            resync=settings_service.reloader(self.database),
         )
-        self._spawn(listener.run(), "settings")
+        self._spawn(subscription.run(), "settings")
         for binding in self.bindings:
             self._add_worker(binding, notifier)
         # run() names its connections first; a worker closed before that would

@@ -77,7 +77,7 @@ async def test_after_a_redis_restart_the_settings_are_read_again(
 
     redis_server.stop()
     redis_server.start()  # same port, empty: every subscription is gone
-    await worker.wait_for("settings.subscribed", count=2, timeout=20)
+    await worker.wait_for("pubsub.subscribed", count=2, timeout=20)
     await worker.wait_for("settings.reloaded", count=2, timeout=5)
     await worker.wait_for("settings.applied", value="debug", timeout=5)
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from ailawyer import messages
-from ailawyer.api.deps import AuthDep, SessionDep, StateDep
+from ailawyer.api.deps import AuthDep, PostCommitDep, SessionDep, StateDep
 from ailawyer.api.errors import error_responses
 from ailawyer.config import Settings
 from ailawyer.db.models import User
@@ -124,9 +124,15 @@ async def login(
     responses=error_responses(401, 403, 503),
 )
 async def logout(
-    found: AuthDep, response: Response, state: StateDep, session: SessionDep
+    found: AuthDep,
+    response: Response,
+    state: StateDep,
+    session: SessionDep,
+    after_commit: PostCommitDep,
 ) -> LogoutOut:
     await auth.revoke(session, found.session)
+    # Every app process ends this session's sockets once the revocation is committed.
+    after_commit.publish(state.settings.deployment.sessions_channel, found.session.id)
     _clear_cookies(response, state.settings)
     log.info("auth.logout")
     return LogoutOut(success=True)
