@@ -3,8 +3,10 @@
 - junk payloads for the one event the server handles (`akte:join`) are refused
   with an ack, unknown events and malformed Socket.IO packets are dropped, and
   nothing of it produces an error line (nobody can flood the log this way);
-- Engine.IO frames that break the transport itself end only their own
-  connection; the server and every other connection go on.
+- Engine.IO frames that are no packet (empty, an unknown type) are dropped with
+  one warning per connection and end nothing; a frame over the message limit
+  ends only its own connection; an Engine.IO session that never logs in is
+  closed after `ANONYMOUS_TIMEOUT_S`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from ailawyer.deployment import Deployment
 from ailawyer.realtime.emitter import SocketEmitter
+from ailawyer.realtime.guard import ANONYMOUS_TIMEOUT_S
 from tests.fixtures.live_app import make_user
 from tests.fixtures.processes import AppProcess
 from tests.fixtures.services import REDIS_URL
@@ -176,24 +179,111 @@ async def test_junk_socket_events_and_payloads_leave_the_connection_working(
     watch.check()
 
 
-async def test_broken_engineio_frames_end_only_their_own_connection(
+def warnings_of(watch: SecretWatch, message: str) -> list[dict[str, Any]]:
+    return [
+        line
+        for path in watch.directory.glob("*.log")
+        for line in json_lines(path)
+        if line.get("message") == message
+    ]
+
+
+async def anonymous_socket(url: str) -> tuple[aiohttp.ClientSession, Any]:
+    """An Engine.IO v4 WebSocket without a cookie, not connected to Socket.IO."""
+    http = aiohttp.ClientSession()
+    ws = await http.ws_connect(
+        url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    )
+    opened = await ws.receive_str(timeout=5)
+    assert opened.startswith("0{"), opened
+    return http, ws
+
+
+async def test_junk_engineio_frames_are_one_warning_and_no_disconnect(
+    start_app: StartApp, watch: SecretWatch
+) -> None:
+    """From an unauthenticated WebSocket: 50 frames of an unknown Engine.IO type and
+    10 empty frames give one warning line, no error, and the connection stays up
+    (it still answers the Socket.IO connect that follows: refused, no session)."""
+    app = start_app()
+    http, ws = await anonymous_socket(app.url)
+    try:
+        for _ in range(50):
+            await ws.send_str("9")
+        for _ in range(10):
+            await ws.send_str("")
+        await ws.send_str("\x00\x01")
+        await ws.send_str("40")
+        async with asyncio.timeout(5):
+            while True:
+                frame = await ws.receive_str()
+                if frame.startswith("44"):  # CONNECT_ERROR: the frames after the junk were read
+                    break
+        assert not ws.closed
+    finally:
+        await ws.close()
+        await http.close()
+    app.stop()
+    assert len(warnings_of(watch, "realtime.bad_packet")) == 1
+    assert error_lines(watch) == []
+
+
+async def test_junk_in_a_polling_payload_is_dropped_without_an_error(
+    start_app: StartApp, watch: SecretWatch
+) -> None:
+    app = start_app()
+    async with app.client() as client:
+        opened = await client.get("/socket.io/?EIO=4&transport=polling")
+        sid = json.loads(opened.text[1:])["sid"]
+        url = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+        for body in ("9", "9\x1e9\x1e9", "\x1e\x1e", "4\x1e\x1e9", "b!!!notbase64"):
+            answer = await client.post(url, content=body)
+            assert answer.status_code == 200, (body, answer.text)
+        # The session is still alive: a poll answers (a ping, or nothing pending).
+        poll = await client.post(url, content="40")
+        assert poll.status_code == 200
+    app.stop()
+    assert len(warnings_of(watch, "realtime.bad_packet")) == 1
+    assert error_lines(watch) == []
+
+
+async def test_an_oversized_frame_ends_only_its_own_connection(
     rig: SocketRig, watch: SecretWatch
 ) -> None:
-    """What breaks Engine.IO itself (an empty frame, an unknown packet type, a frame
-    over the message limit) may end that one connection, as the protocol says; the
-    server and every other connection go on. (Engine.IO logs some of these as
-    errors with a traceback: a finding in docs/reliability.md.)"""
-    for frame in ("", "\x00\x01", "9", "2probe", '42["x","' + "x" * 20_000 + '"]'):
-        http, victim = await raw_socket(rig.app.url, rig.cookie)
-        try:
-            await victim.send_str(frame)
-            await still_working(rig, len(frame) + 1)
-        finally:
-            await victim.close()
-            await http.close()
+    """A frame over the 16 KiB message limit ends that connection, as Engine.IO's
+    protocol says; the server and every other connection go on."""
+    http, victim = await raw_socket(rig.app.url, rig.cookie)
+    try:
+        await victim.send_str('42["x","' + "x" * 20_000 + '"]')
+        await still_working(rig, 1)
+    finally:
+        await victim.close()
+        await http.close()
     rig.app.stop()
     watch.check()
+    assert error_lines(watch) == []
     # What the libraries say about it comes through our pipeline: JSON, no
     # plain-text lines of their own handlers beside it.
     output = rig.app.output().splitlines()
     assert output and [line for line in output if not line.startswith("{")] == []
+
+
+async def test_an_engineio_session_that_never_logs_in_is_closed(start_app: StartApp) -> None:
+    app = start_app()
+    http, ws = await anonymous_socket(app.url)
+    try:
+        started = asyncio.get_running_loop().time()
+        async with asyncio.timeout(ANONYMOUS_TIMEOUT_S + 5):
+            while True:
+                message = await ws.receive()
+                if message.type == aiohttp.WSMsgType.TEXT and message.data == "2":
+                    await ws.send_str("3")  # keep answering pings: only the timeout ends it
+                    continue
+                if message.type == aiohttp.WSMsgType.TEXT and message.data != "1":
+                    continue
+                break  # the CLOSE packet, or the socket's own close
+        took = asyncio.get_running_loop().time() - started
+        assert ANONYMOUS_TIMEOUT_S - 1 <= took <= ANONYMOUS_TIMEOUT_S + 3
+    finally:
+        await ws.close()
+        await http.close()

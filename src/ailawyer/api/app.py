@@ -25,7 +25,12 @@ from ailawyer.api.middleware import BodyLimitMiddleware, RequestContextMiddlewar
 from ailawyer.api.routes import ROUTERS
 from ailawyer.api.state import STATE_KEY, AppState, lifespan_state, open_state
 from ailawyer.config import Settings, get_settings
-from ailawyer.realtime.server import SOCKETIO_PATH, SocketEndpoint, SocketServer
+from ailawyer.realtime.server import (
+    MAX_MESSAGE_BYTES,
+    SOCKETIO_PATH,
+    SocketEndpoint,
+    SocketServer,
+)
 from ailawyer.web import install_web
 
 API_TITLE = "ailawyer"
@@ -58,7 +63,11 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     # add_middleware wraps: the last one added is the outermost.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={SOCKETIO_PATH + "/": MAX_MESSAGE_BYTES},
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

@@ -7,10 +7,12 @@ request's log line is written, and streaming is left alone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Final
 
 import structlog
@@ -109,55 +111,75 @@ class RequestContextMiddleware:
                 structlog.contextvars.unbind_contextvars("userId")
 
 
+class BodyRefused(Exception):
+    """Raised into the app when it reads past the body limit (already answered 413)."""
+
+
 class BodyLimitMiddleware:
-    """413 for bodies over `max_bytes`, decided before anything parses them.
+    """413 for bodies over the limit, decided before anything parses them.
 
     A declared Content-Length over the limit is refused without reading. A body
-    without one (chunked) is read up to the limit and refused when it goes
-    over; otherwise it is replayed to the app unchanged.
+    without one (chunked) is counted as it arrives, chunk by chunk, and refused
+    the moment it goes over: the 413 is sent, and the app's read of the body
+    raises (`BodyRefused`, which ends the request here; whatever the app answers
+    instead is dropped). Nothing is buffered here, so a refused body costs at
+    most the limit, once.
+
+    `path_limits` sets a tighter limit under a path prefix (Socket.IO's polling
+    POSTs never carry more than one Engine.IO payload, 16 KiB).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
-    async def _refuse(self, send: Send) -> None:
-        await _send_json(send, 413, {"error": messages.BODY_TOO_LARGE})
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.path_limits.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope["path"])
         length = Headers(scope=scope).get("content-length")
         if length is not None:
             if not length.isdigit():
                 await _send_json(send, 400, {"error": messages.INVALID_INPUT})
                 return
-            if int(length) > self.max_bytes:
-                await self._refuse(send)
+            if int(length) > limit:
+                await _send_json(send, 413, {"error": messages.BODY_TOO_LARGE})
                 return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
+        received = 0
+        refused = False
+        answered = False
+
+        async def counted() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not answered:
+                        await _send_json(send, 413, {"error": messages.BODY_TOO_LARGE})
+                    raise BodyRefused
+            return message
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+        async def guarded(message: Message) -> None:
+            nonlocal answered
+            if refused:
+                return  # the 413 is the answer
+            if message["type"] == "http.response.start":
+                answered = True
+            await send(message)
 
-        await self.app(scope, replay, send)
+        with contextlib.suppress(BodyRefused):  # answered with 413 above
+            await self.app(scope, counted, guarded)

@@ -39,6 +39,7 @@ from starlette.types import Receive, Scope, Send
 
 from ailawyer import messages
 from ailawyer.logs import create_logger, log_context
+from ailawyer.realtime.guard import ANONYMOUS_TIMEOUT_S, EngineGuard
 from ailawyer.realtime.manager import RedisManager
 from ailawyer.realtime.rooms import akte_room, role_room, user_room
 
@@ -117,6 +118,7 @@ class SocketServer:
         check_sessions: CheckSessions,
         channel: str,
         recheck_s: float = SESSION_RECHECK_S,
+        anonymous_timeout_s: float = ANONYMOUS_TIMEOUT_S,
     ) -> None:
         self._authenticate = authenticate
         self._can_join_akte = can_join_akte
@@ -154,21 +156,9 @@ class SocketServer:
         self.sio.on(LEAVE_EVENT, self._on_leave)
         self.sio.on("*", self._on_other)
         self._track_background_tasks()
-        self._guard_packet_decoding()
-
-    def _guard_packet_decoding(self) -> None:
-        """A frame that is no Socket.IO packet (bad JSON, `2[]`, …) is logged as a
-        warning and dropped; the library would log an ERROR with a traceback for
-        each, which any client could use to flood the log."""
-        handle = self.sio._handle_eio_message
-
-        async def guarded(eio_sid: str, data: Any) -> None:
-            try:
-                await handle(eio_sid, data)
-            except Exception as exc:
-                log.warning("realtime.bad_packet", error=type(exc).__name__, size=len(data))
-
-        self.sio.eio.on("message", guarded)
+        # Bad frames and sessions that never log in (`realtime.guard`).
+        self.guard = EngineGuard(self.sio, anonymous_timeout_s=anonymous_timeout_s)
+        self.guard.install()
 
     def _track_background_tasks(self) -> None:
         """Keep a handle on every task the library starts (Redis listener, pings,
@@ -196,6 +186,7 @@ class SocketServer:
         self.sio.manager_initialized = True
         self.sio.manager.initialize()
         self.sio.start_background_task(self._recheck_sessions)
+        self.sio.start_background_task(self.guard.expire_anonymous)
         log.info("realtime.started")
 
     async def close(self) -> None:
@@ -286,6 +277,7 @@ class SocketServer:
             log.info("realtime.connect_refused")
             raise socketio.exceptions.ConnectionRefusedError(REFUSED_UNAUTHORIZED)
         await self.sio.save_session(sid, {"principal": principal})
+        self.guard.authenticated(sid)
         self._sockets.setdefault(principal.session_id, set()).add(sid)
         await self.sio.enter_room(sid, user_room(principal.user_id))
         await self.sio.enter_room(sid, role_room(principal.role))
