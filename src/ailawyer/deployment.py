@@ -24,6 +24,7 @@ DEFAULT_PREFIX: Final = "bull"
 SETTINGS_CHANNEL: Final = "settings:changed"
 SOCKETIO_CHANNEL: Final = "socketio"
 SESSIONS_CHANNEL: Final = "ailawyer:sessions"
+CANCEL_CHANNEL: Final = "ailawyer:cancel"
 _SENTINEL_SCHEMES: Final = ("redis+sentinel", "rediss+sentinel")
 
 
@@ -71,6 +72,11 @@ class Deployment:
     @property
     def socketio_channel(self) -> str:
         return self.channel(SOCKETIO_CHANNEL)
+
+    @property
+    def cancel_channel(self) -> str:
+        """Active jobs to cancel (`{"queue", "jobId"}`), for whichever worker runs them."""
+        return self.channel(CANCEL_CHANNEL)
 
     @property
     def sessions_channel(self) -> str:

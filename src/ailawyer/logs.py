@@ -388,16 +388,19 @@ def configure_logging(
     file_path: str | None = None,
     max_bytes: int = 10 * 1024 * 1024,
     background: bool = False,
+    stream: TextIO | None = None,
 ) -> None:
     """Set up the whole pipeline. Call once from a process entry point.
 
     `background`: write from a thread (long-running processes, where lines are
-    many); else each line is written before the logging call returns.
+    many); else each line is written before the logging call returns. `stream`:
+    where rendered lines go instead of stdout (a worker's child process hands
+    them to its parent).
     """
     shared = _shared_processors()
     renderer: Processor = structlog.processors.JSONRenderer() if json_output else _ConsoleRenderer()
     file_handler = _file_handler(file_path, max_bytes) if file_path else None
-    sink = LineSink(sys.stdout, file_handler, background=background, max_bytes=max_bytes)
+    sink = LineSink(stream or sys.stdout, file_handler, background=background, max_bytes=max_bytes)
     # Records of dependencies (stdlib loggers) are rendered by the same chain.
     sink.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -430,6 +433,21 @@ def configure_logging(
         cache_logger_on_first_use=True,
     )
     set_log_level(level)
+
+
+def write_rendered(line: str) -> None:
+    """Write a line rendered by another process of ours (a worker's child), the
+    way this process writes its own: to stdout and the log file, in order."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, LineSink):
+            handler.write(line)
+            return
+    print(line, file=sys.stdout, flush=True)
+
+
+def current_level() -> str:
+    """The name of this process's log level now (it changes at runtime)."""
+    return _NAMES.get(logging.getLogger().getEffectiveLevel(), "info")
 
 
 def flush_logs() -> None:

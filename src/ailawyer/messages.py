@@ -7,6 +7,7 @@ from typing import Final
 JOB_NOT_FOUND: Final = "Job nicht gefunden"
 NO_PERMISSION: Final = "Keine Berechtigung"
 JOB_NOT_FAILED: Final = "Job ist nicht fehlgeschlagen"
+JOB_NOT_ACTIVE: Final = "Job ist nicht aktiv"
 NOT_AUTHENTICATED: Final = "Nicht angemeldet"
 INVALID_LOGIN: Final = "E-Mail oder Passwort ist falsch"
 TOO_MANY_LOGINS: Final = "Zu viele Anmeldeversuche. Bitte später erneut versuchen."
@@ -26,6 +27,9 @@ JOB_FAILED_TITLE: Final = "Vorgang fehlgeschlagen"
 JOB_FAILED_MESSAGE: Final = "Vorgang fehlgeschlagen. Erneut versuchen?"
 JOB_FAILED_ADMIN_TITLE: Final = "Job endgültig fehlgeschlagen"
 JOB_FAILED_ADMIN_MESSAGE: Final = "Job {job_id} in Queue „{queue}“ ist fehlgeschlagen: {reason}"
+JOB_CANCELLED_TITLE: Final = "Vorgang abgebrochen"
+JOB_CANCELLED_MESSAGE: Final = "Der Vorgang „{queue}“ wurde abgebrochen."
+JOB_TIMED_OUT: Final = "Zeitüberschreitung: Der Versuch dauerte länger als {limit} s"
 
 # Admin queue dashboard.
 QUEUE_NOT_FOUND: Final = "Queue nicht gefunden"

@@ -85,6 +85,10 @@ POST      /api/admin/queues/{name}/clean                  401 403 403 200 401 40
 POST      /api/admin/queues/{name}/pause                  401 403 403 200 401 401 401 401 403
 POST      /api/admin/queues/{name}/resume                 401 403 403 200 401 401 401 401 403
 POST      /api/jobs/{jobId}/retry                         401 400 403 400 401 401 401 401 403
+GET       /api/jobs/active                                401 200 200 200 401 401 401 401 200
+# The owner cancels the waiting job; from then on it is failed, no longer active.
+POST      /api/jobs/{jobId}/cancel                        401 200 403 400 401 401 401 401 403
+POST      /api/admin/queues/{name}/jobs/{job_id}/cancel   401 403 403 400 401 401 401 401 403
 GET       /api/notifications                              401 200 200 200 401 401 401 401 200
 POST      /api/notifications/read-all                     401 200 200 200 401 401 401 401 403
 POST      /api/notifications/{id}/read                    401 200 404 404 401 401 401 401 403

@@ -12,10 +12,10 @@ from bullmq import Job, Queue, UnrecoverableError
 from ailawyer.worker.execution import (
     ensure_json,
     failure_reason,
-    is_async_callable,
     is_final_failure,
     max_attempts,
 )
+from ailawyer.worker.executors import is_async_callable
 from tests.fixtures.services import REDIS_URL
 
 

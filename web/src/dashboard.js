@@ -155,6 +155,9 @@ function jobActions(job) {
   if (selection.state === "delayed") {
     actions.push(h("button", { type: "button", class: "promote", onclick: () => promote(job.id) }, "Sofort ausführen"));
   }
+  if (["active", "waiting", "delayed", "prioritized"].includes(selection.state)) {
+    actions.push(h("button", { type: "button", class: "cancel danger", onclick: () => cancel(job.id) }, "Abbrechen"));
+  }
   if (selection.state !== "active") {
     actions.push(h("button", { type: "button", class: "remove danger", onclick: () => remove(job.id) }, "Entfernen"));
   }
@@ -269,6 +272,15 @@ function promote(jobId) {
     "Sofort ausführen",
     () => api(path(selection.queue, "jobs", jobId, "promote"), { method: "POST" }),
     `Job ${jobId} wird sofort ausgeführt.`,
+  );
+}
+
+function cancel(jobId) {
+  return act(
+    `Job ${jobId} abbrechen? Er endet als fehlgeschlagen („Abgebrochen“) und wird nicht wiederholt.`,
+    "Abbrechen",
+    () => api(path(selection.queue, "jobs", jobId, "cancel"), { method: "POST" }),
+    `Job ${jobId} wird abgebrochen.`,
   );
 }
 

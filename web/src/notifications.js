@@ -8,6 +8,7 @@ import { io } from "socket.io-client";
 import { ApiError, api, goToLogin } from "./lib/http.js";
 import { announce, h, timeElement } from "./lib/dom.js";
 import { wireLogout } from "./lib/session.js";
+import { RunningJobs } from "./running.js";
 
 const PAGE_SIZE = 20;
 const RECONNECT_AFTER_REFUSAL_MS = 3000;
@@ -21,6 +22,12 @@ const loadMore = document.getElementById("load-more");
 const live = document.getElementById("live");
 const status = document.getElementById("status");
 const connection = document.getElementById("connection-status");
+const running = new RunningJobs({
+  section: document.getElementById("running"),
+  list: document.getElementById("running-list"),
+  live: document.getElementById("running-live"),
+  userId: page.userId,
+});
 
 const items = new Map(); // id -> notification
 let unread = 0;
@@ -174,6 +181,7 @@ async function refetchUnread() {
 
 function receive(item) {
   if (!item || typeof item.id !== "string") return;
+  running.ended(item);
   const known = items.get(item.id);
   if (known) {
     replace({ ...known, ...item });
@@ -246,6 +254,7 @@ async function enqueueTestJob(button) {
   button.disabled = true;
   try {
     const result = await api("/api/admin/test-job", { method: "POST" });
+    running.started({ jobId: result.jobId, queue: result.queue, label: "Testauftrag" });
     announce(status, `Testauftrag ${result.jobId} wurde eingereiht.`, "success");
   } catch (error) {
     announce(status, error.message, "error");
@@ -264,6 +273,7 @@ function connect() {
   socket.on("connect", () => {
     setConnection("connected", "Live verbunden");
     refetchUnread().catch((error) => announce(status, error.message, "error"));
+    running.refresh().catch((error) => announce(status, error.message, "error"));
   });
   socket.on("disconnect", (reason) => {
     setConnection("disconnected", "Verbindung getrennt – verbinde neu …");
@@ -287,6 +297,7 @@ function connect() {
     if (!socket.active) setTimeout(() => socket.connect(), RECONNECT_AFTER_REFUSAL_MS);
   });
   socket.on("notification", receive);
+  socket.on("job:progress", (event) => running.progress(event));
   return socket;
 }
 

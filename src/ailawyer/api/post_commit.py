@@ -22,7 +22,13 @@ from redis.asyncio import Redis
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.payloads import JobPayload
-from ailawyer.queues.producer import EnqueuedJob, QueueProducer, new_job_id, validate_payload
+from ailawyer.queues.producer import (
+    EnqueuedJob,
+    QueueProducer,
+    check_enqueue_options,
+    new_job_id,
+    validate_payload,
+)
 from ailawyer.redis import redis_deadline
 
 log = create_logger("api.post_commit")
@@ -36,12 +42,32 @@ class PostCommit:
         self._redis = redis
         self._actions: list[Callable[[], Awaitable[Any]]] = []
 
-    def enqueue(self, spec: QueueSpec, data: JobPayload | dict[str, Any]) -> EnqueuedJob:
+    def enqueue(
+        self,
+        spec: QueueSpec,
+        data: JobPayload | dict[str, Any],
+        *,
+        delay_ms: int | None = None,
+        priority: int | None = None,
+        dedupe_id: str | None = None,
+    ) -> EnqueuedJob:
+        """`QueueProducer.enqueue`, sent after the commit. The id comes back at
+        once; with `dedupe_id` it is the id the job gets if it is added (when an
+        earlier job with that id is still unfinished at the commit, nothing is
+        added: `job.deduplicated` in the log names that job)."""
         payload = validate_payload(spec, data)
+        check_enqueue_options(delay_ms=delay_ms, priority=priority, dedupe_id=dedupe_id)
         job_id = new_job_id()
 
         async def send() -> None:
-            await self._producer.enqueue(spec, payload, job_id=job_id)
+            await self._producer.enqueue(
+                spec,
+                payload,
+                job_id=job_id,
+                delay_ms=delay_ms,
+                priority=priority,
+                dedupe_id=dedupe_id,
+            )
 
         self._actions.append(send)
         return EnqueuedJob(id=job_id, queue=spec.name)

@@ -1,23 +1,39 @@
-"""Jobs of our queues: what an id may look like, finding a job, its owner, retrying it.
+"""Jobs of our queues: what an id may look like, finding a job, its owner, and what
+its owner (or an ADMIN) may do with it: retry it, cancel it, see it run.
 
-The one home of these for every caller: the retry endpoint (`retry_failed_job`,
-for the job's owner or an ADMIN) and the admin dashboard (`queues.dashboard`).
-Nothing here sets a deadline; the callers run it under `redis_deadline`.
+The one home of these for every caller: the job endpoints (`api/routes/jobs.py`)
+and the admin dashboard (`queues.dashboard`). The low-level pieces set no
+deadline; the actions (`retry_failed_job`, `cancel_job`, `active_jobs`) run
+under `redis_deadline`.
+
+Cancelling (docs/adding-a-queue.md, "Cancellation"): a job that waits (or is
+delayed, or prioritized) is ended here, by one script that takes it out of its
+list and puts it into the failed set with the reason `Abgebrochen`, as BullMQ's
+own scripts would (the job's fields, the `failed` event, its deduplication
+key). An active job is the worker's: a marker key and a message on the
+deployment's cancel channel reach whichever worker process runs it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
-from typing import Final
+import time
+from dataclasses import dataclass
+from typing import Any, Final
 
 from bullmq import Job, Queue
+from redis.asyncio import Redis
 
 from ailawyer import messages
+from ailawyer.deployment import Deployment
 from ailawyer.errors import BadRequest, Forbidden, NotFound
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.producer import EnqueuedJob, QueueProducer
 from ailawyer.redis import redis_deadline
+from ailawyer.schemas import CamelModel
 
 log = create_logger("queues.jobs")
 
@@ -78,3 +94,173 @@ async def retry_failed_job(
         await retry_job(job)
     log.info("job.retried", queue=spec.name, jobId=job_id, userId=user_id)
     return EnqueuedJob(id=job_id, queue=spec.name)
+
+
+# ---- cancelling ---------------------------------------------------------------
+
+# The failed reason of a cancelled job (also what the worker stores).
+CANCELLED_REASON: Final = "Abgebrochen"
+CANCELLABLE_STATES: Final = frozenset({"active", "waiting", "delayed", "prioritized", "paused"})
+# How long the marker of an active job's cancel is kept (for a worker that missed
+# the message, or a job that starts again after its worker died).
+CANCEL_MARKER_S: Final = 86_400
+
+# KEYS: job hash, wait, paused, delayed, prioritized, failed, events, meta
+# ARGV: job id, now (ms), reason, key prefix of the queue ("{prefix}:{queue}:")
+# Returns 1 when the job waited and is now failed, 0 when it did not wait
+# (active, or finished), -1 when it does not exist.
+_FAIL_WAITING: Final = """
+if redis.call("EXISTS", KEYS[1]) == 0 then
+  return -1
+end
+local jobId = ARGV[1]
+local removed = redis.call("LREM", KEYS[2], 0, jobId) + redis.call("LREM", KEYS[3], 0, jobId)
+  + redis.call("ZREM", KEYS[4], jobId) + redis.call("ZREM", KEYS[5], jobId)
+if removed == 0 then
+  return 0
+end
+redis.call("HSET", KEYS[1], "failedReason", ARGV[3], "finishedOn", ARGV[2])
+local dedupe = redis.call("HGET", KEYS[1], "deid")
+if dedupe then
+  local dedupeKey = ARGV[4] .. "de:" .. dedupe
+  if redis.call("GET", dedupeKey) == jobId then
+    redis.call("DEL", dedupeKey)
+  end
+end
+redis.call("ZADD", KEYS[6], ARGV[2], jobId)
+local maxEvents = redis.call("HGET", KEYS[8], "opts.maxLenEvents") or 10000
+redis.call("XADD", KEYS[7], "MAXLEN", "~", maxEvents, "*", "event", "failed",
+  "jobId", jobId, "failedReason", ARGV[3], "prev", "waiting")
+return 1
+"""
+
+
+def cancel_marker(deployment: Deployment, queue: str, job_id: str) -> str:
+    return deployment.key("cancel", queue, job_id)
+
+
+def cancel_message(queue: str, job_id: str) -> str:
+    return json.dumps({"queue": queue, "jobId": job_id})
+
+
+def parse_cancel_message(raw: bytes | str) -> tuple[str, str] | None:
+    """(queue, job id) of a cancel channel message, or None if malformed."""
+    try:
+        message = json.loads(raw)
+        queue, job_id = message["queue"], message["jobId"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(queue, str) and isinstance(job_id, str) and is_job_id(job_id):
+        return queue, job_id
+    return None
+
+
+@dataclass(frozen=True)
+class CancelledJob:
+    spec: QueueSpec
+    job_id: str
+    owner: str | None
+    # True: it was waiting and is failed now; False: the worker running it was told.
+    ended: bool
+
+
+async def _fail_waiting(queue: Queue, job_id: str) -> int:
+    keys = queue.keys
+    client: Redis = queue.client
+    script = client.register_script(_FAIL_WAITING)
+    result = await script(
+        keys=[
+            queue.toKey(job_id),
+            keys["wait"],
+            keys["paused"],
+            keys["delayed"],
+            keys["prioritized"],
+            keys["failed"],
+            keys["events"],
+            keys["meta"],
+        ],
+        args=[job_id, int(time.time() * 1000), CANCELLED_REASON, queue.toKey("")],
+    )
+    return int(result)
+
+
+async def cancel_job(
+    producer: QueueProducer,
+    deployment: Deployment,
+    job_id: str,
+    *,
+    user_id: str,
+    is_admin: bool,
+    queue: str | None = None,
+) -> CancelledJob:
+    """Owner or ADMIN only, checked before the state is revealed; then only a job
+    that is active, waiting, delayed or prioritized. `queue`: look only there
+    (the dashboard)."""
+    async with redis_deadline(producer.timeout_s):
+        if queue is None:
+            spec, job = await find_job(producer, job_id)
+        else:
+            spec = producer.spec(queue)
+            job = await job_in(producer.queue(queue), job_id)
+        owner = job_owner(job)
+        if not is_admin and owner != user_id:
+            raise Forbidden(messages.NO_PERMISSION)
+        if await job.getState() not in CANCELLABLE_STATES:
+            raise BadRequest(messages.JOB_NOT_ACTIVE)
+        ended = await _fail_waiting(producer.queue(spec.name), job_id) == 1
+        if not ended:
+            # Active (or taken by a worker just now): its worker ends it.
+            async with producer.connection.pipeline(transaction=True) as pipe:
+                pipe.set(cancel_marker(deployment, spec.name, job_id), "1", ex=CANCEL_MARKER_S)
+                pipe.publish(deployment.cancel_channel, cancel_message(spec.name, job_id))
+                await pipe.execute()
+    log.info("job.cancelled", queue=spec.name, jobId=job_id, userId=user_id, waiting=ended)
+    return CancelledJob(spec=spec, job_id=job_id, owner=owner, ended=ended)
+
+
+# ---- running jobs, for their owners -------------------------------------------
+
+ACTIVE_STATES: Final = ("active", "waiting", "prioritized", "delayed")
+# Per queue and state, the first this many jobs are looked at (oldest first).
+ACTIVE_SCAN_LIMIT: Final = 200
+
+
+class ActiveJob(CamelModel):
+    job_id: str
+    queue: str
+    label: str
+    state: str
+    progress: Any
+    user_id: str | None
+    timestamp: int | None
+    processed_on: int | None
+
+
+async def active_jobs(producer: QueueProducer, *, user_id: str, is_admin: bool) -> list[ActiveJob]:
+    """The caller's jobs that have not finished (an ADMIN's: everyone's), running
+    first, then by when they were added."""
+
+    async def of(spec: QueueSpec, state: str) -> list[ActiveJob]:
+        found = await producer.queue(spec.name).getJobs([state], 0, ACTIVE_SCAN_LIMIT - 1, True)
+        return [
+            ActiveJob(
+                job_id=str(job.id),
+                queue=spec.name,
+                label=spec.label,
+                state=state,
+                progress=job.progress,
+                user_id=job_owner(job),
+                timestamp=job.timestamp or None,
+                processed_on=job.processedOn or None,
+            )
+            for job in found
+            if job is not None and (is_admin or job_owner(job) == user_id)
+        ]
+
+    async with redis_deadline(producer.timeout_s):
+        groups = await asyncio.gather(
+            *(of(spec, state) for spec in producer.specs for state in ACTIVE_STATES)
+        )
+    jobs = [job for group in groups for job in group]
+    jobs.sort(key=lambda job: (job.state != "active", job.timestamp or 0))
+    return jobs

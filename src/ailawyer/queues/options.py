@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ailawyer.config import Settings
+from ailawyer.queues.definitions import RateLimit
 
 BACKOFF_DELAYS_MS: Final = (10_000, 60_000, 300_000)
 RETRIES: Final = len(BACKOFF_DELAYS_MS)
@@ -36,17 +37,36 @@ def backoff_strategy(attempts_made: int, _type: str | None, _err: Any, _job: Any
     return calculate_backoff(attempts_made)
 
 
+# BullMQ's priorities: 1 is the highest; 0 (no priority) sorts before all of them.
+MAX_PRIORITY: Final = 2_097_152
+
+
 def job_options(
-    overrides: dict[str, Any] | None = None, *, job_id: str, delay_ms: int | None = None
+    overrides: dict[str, Any] | None = None,
+    *,
+    job_id: str,
+    delay_ms: int | None = None,
+    priority: int | None = None,
+    dedupe_id: str | None = None,
 ) -> dict[str, Any]:
     options = {**DEFAULT_JOB_OPTIONS, **(overrides or {}), "jobId": job_id}
     if delay_ms:
         options["delay"] = delay_ms
+    if priority is not None:
+        options["priority"] = priority
+    if dedupe_id is not None:
+        # Until the first job with this id has finished, adding another is a no-op.
+        options["deduplication"] = {"id": dedupe_id}
     return options
 
 
 def worker_options(
-    settings: Settings, *, connection: Any, concurrency: int, prefix: str | None = None
+    settings: Settings,
+    *,
+    connection: Any,
+    concurrency: int,
+    prefix: str | None = None,
+    rate_limit: RateLimit | None = None,
 ) -> dict[str, Any]:
     options: dict[str, Any] = {
         "connection": connection,
@@ -59,6 +79,8 @@ def worker_options(
     }
     if prefix:
         options["prefix"] = prefix
+    if rate_limit is not None:
+        options["limiter"] = {"max": rate_limit.max, "duration": rate_limit.duration_ms}
     return options
 
 

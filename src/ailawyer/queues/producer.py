@@ -21,7 +21,7 @@ from ailawyer import messages
 from ailawyer.errors import Invalid, NotFound, ServiceUnavailable
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
-from ailawyer.queues.options import job_options, queue_options
+from ailawyer.queues.options import MAX_PRIORITY, job_options, queue_options
 from ailawyer.queues.payloads import JobPayload
 
 log = create_logger("queues.producer")
@@ -38,6 +38,20 @@ def new_job_id() -> str:
 class EnqueuedJob:
     id: str
     queue: str
+
+
+def check_enqueue_options(
+    *, delay_ms: int | None = None, priority: int | None = None, dedupe_id: str | None = None
+) -> None:
+    """Refuse options BullMQ would misread (a programming error: ValueError)."""
+    if delay_ms is not None and (isinstance(delay_ms, bool) or delay_ms < 0):
+        raise ValueError(f"delay_ms must be ≥ 0, not {delay_ms!r}")
+    if priority is not None and (isinstance(priority, bool) or not 1 <= priority <= MAX_PRIORITY):
+        raise ValueError(f"priority must be from 1 (highest) to {MAX_PRIORITY}, not {priority!r}")
+    if dedupe_id is not None and not (
+        isinstance(dedupe_id, str) and 1 <= len(dedupe_id) <= 200 and dedupe_id.isprintable()
+    ):
+        raise ValueError("dedupe_id must be 1 to 200 printable characters")
 
 
 def validate_payload(spec: QueueSpec, data: JobPayload | dict[str, Any]) -> JobPayload:
@@ -93,19 +107,36 @@ class QueueProducer:
         *,
         job_id: str | None = None,
         delay_ms: int | None = None,
+        priority: int | None = None,
+        dedupe_id: str | None = None,
         name: str | None = None,
     ) -> EnqueuedJob:
+        """Add one job. With `dedupe_id`, while an earlier job with that id has not
+        finished, nothing is added and the earlier job's id comes back."""
         payload = validate_payload(spec, data)
+        check_enqueue_options(delay_ms=delay_ms, priority=priority, dedupe_id=dedupe_id)
         job_id = job_id or new_job_id()
-        options = job_options(spec.job_options, job_id=job_id, delay_ms=delay_ms)
+        options = job_options(
+            spec.job_options,
+            job_id=job_id,
+            delay_ms=delay_ms,
+            priority=priority,
+            dedupe_id=dedupe_id,
+        )
         try:
             async with asyncio.timeout(self.timeout_s):
-                await self.queues[spec.name].add(name or spec.name, payload.to_job_data(), options)
+                job = await self.queues[spec.name].add(
+                    name or spec.name, payload.to_job_data(), options
+                )
         except (RedisError, OSError, TimeoutError) as exc:
             log.error("job.enqueue_failed", queue=spec.name, jobId=job_id, error=type(exc).__name__)
             raise ServiceUnavailable(messages.SERVICE_UNAVAILABLE) from exc
-        log.info("job.enqueued", queue=spec.name, jobId=job_id, userId=payload.user_id)
-        return EnqueuedJob(id=job_id, queue=spec.name)
+        added = str(job.id) if job is not None and job.id else job_id
+        if added != job_id:
+            log.info("job.deduplicated", queue=spec.name, jobId=added, dedupeId=dedupe_id)
+        else:
+            log.info("job.enqueued", queue=spec.name, jobId=job_id, userId=payload.user_id)
+        return EnqueuedJob(id=added, queue=spec.name)
 
     async def close(self) -> None:
         for queue in self.queues.values():

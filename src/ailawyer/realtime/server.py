@@ -212,6 +212,10 @@ class SocketServer:
         self._started = False
         log.info("realtime.stopped", cancelled_tasks=len(tasks))
 
+    async def to_user(self, user_id: str, event: str, data: Any) -> None:
+        """An event to a user's sockets, on every app process (through Redis)."""
+        await self.sio.emit(event, data, room=user_room(user_id))
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one Engine.IO HTTP (polling) or WebSocket request."""
         await self.sio.handle_request(scope, receive, send)

@@ -2,10 +2,12 @@
 
 Order matters, and is the point of this module:
 
-1. bind `jobId`/`userId` to every log line of the run (threads included);
+1. bind `jobId`/`userId` to every log line of the run (threads and child
+   processes included);
 2. validate the payload (a bad one is permanent: `UnrecoverableError`);
-3. run the processor, a plain function in the thread pool so the event loop keeps
-   renewing the job's lock;
+3. run the processor where its queue says (`worker.executors`), under the
+   queue's time limit, where a cancel can reach it (`worker.cancellation`), with
+   its progress going to the job and its owner (`worker.progress`);
 4. check the result can be stored as JSON (else the job fails with a readable
    reason instead of BullMQ's own error after the fact);
 5. commit the completion notification, then emit it, and only then return to
@@ -16,52 +18,67 @@ On a failure we decide here, before BullMQ moves the job, whether it was the las
 attempt, with BullMQ's own rule (`job.py` `moveToFailed`): unrecoverable, or no
 attempts left. The owner and the admins are then notified before the job lands
 in the failed set. (Our backoff never returns -1 and jobs are never discarded,
-the two other ways BullMQ fails a job for good.)
+the two other ways BullMQ fails a job for good.) A cancelled job ends failed with
+the reason `Abgebrochen`, not retried, and only its owner hears of it ("Vorgang
+abgebrochen"). An attempt over the queue's `timeout_s` fails with a reason that
+starts `Zeitüberschreitung` and is retried like any other failure.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
-import inspect
 import json
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Final
 
 from bullmq import DelayedError, UnrecoverableError, WaitingChildrenError
 from pydantic import ValidationError
 
+from ailawyer import messages
 from ailawyer.logs import create_logger, log_context, redact_text
-from ailawyer.queues.definitions import QueueSpec
-from ailawyer.queues.jobs import job_owner
+from ailawyer.queues.definitions import Executor, QueueSpec
+from ailawyer.queues.jobs import CANCELLED_REASON, job_owner
 from ailawyer.queues.payloads import JobPayload
-from ailawyer.worker.context import JobContext, Processor
+from ailawyer.realtime.emitter import SocketEmitter
+from ailawyer.services.outcomes import FinalFailure
+from ailawyer.worker.cancellation import CANCELLED, CancelMarkers, InFlight
+from ailawyer.worker.context import JobContext, Processor, Progress
+from ailawyer.worker.executors import ThreadPool
 from ailawyer.worker.metrics import WorkerMetrics
-from ailawyer.worker.notify import FinalFailure, JobNotifier
+from ailawyer.worker.notify import JobNotifier
+from ailawyer.worker.processes import ChildDied, ProcessorFailed, ProcessPool, reference
+from ailawyer.worker.progress import ProgressReporter
 
 log = create_logger("worker.job")
 
-T = TypeVar("T")
-
-MAX_REASON_LENGTH = 1000
+MAX_REASON_LENGTH: Final = 1000
 
 
 class JobError(Exception):
     """A failed attempt, with the readable reason BullMQ stores as `failedReason`."""
 
 
+class JobTimedOut(Exception):
+    """The attempt ran longer than its queue's `timeout_s`."""
+
+
+class JobCancelled(Exception):
+    """The job was cancelled (`POST /api/jobs/{id}/cancel`) while it ran."""
+
+
 def failure_reason(error: BaseException) -> str:
     """`Type: message`, secrets masked, bounded: what admins and the dashboard see.
 
-    An `UnrecoverableError` is raised on purpose with a message meant for people,
-    so it keeps its message as it is.
+    Errors raised on purpose with a message meant for people (an
+    `UnrecoverableError`, a timeout, a child process that died) keep their
+    message as it is; a processor's error in a child process is named by what it
+    raised there.
     """
     message = str(error).strip()
-    if not isinstance(error, UnrecoverableError):
+    if isinstance(error, ProcessorFailed):
+        message = f"{error.type_name}: {message}" if message else error.type_name
+    elif not isinstance(error, UnrecoverableError | JobTimedOut | ChildDied):
         name = type(error).__name__
         message = f"{name}: {message}" if message else name
     message = redact_text(message) or type(error).__name__
@@ -107,49 +124,6 @@ def validate(spec: QueueSpec, data: Any) -> JobPayload:
         raise UnrecoverableError(f"invalid payload for queue {spec.name!r}: {problems}") from None
 
 
-def is_async_callable(function: Any) -> bool:
-    """An `async def` function, or an object whose `__call__` is one."""
-    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-        type(function).__call__
-    )
-
-
-class ThreadPool:
-    """A bounded pool for plain-function processors, counting what still runs.
-
-    A thread cannot be cancelled: after a forced shutdown the runner asks
-    `busy` and ends the process without waiting for such threads.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="ailawyer-job")
-        self._busy = 0
-        self._lock = threading.Lock()
-
-    @property
-    def busy(self) -> int:
-        return self._busy
-
-    def _track(self, call: Callable[[], T]) -> T:
-        with self._lock:
-            self._busy += 1
-        try:
-            return call()
-        finally:
-            with self._lock:
-                self._busy -= 1
-
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        # The context (log bindings) travels with the call, as in asyncio.to_thread.
-        context = contextvars.copy_context()
-        call = functools.partial(context.run, function, *args)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._track, call)
-
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-
 class JobExecutor:
     """The processor BullMQ calls for every job of one queue."""
 
@@ -157,20 +131,37 @@ class JobExecutor:
         self,
         spec: QueueSpec,
         processor: Processor,
+        executor: Executor,
         *,
         notifier: JobNotifier,
+        emitter: SocketEmitter,
         metrics: WorkerMetrics,
-        threads: ThreadPool,
+        in_flight: InFlight,
+        markers: CancelMarkers,
+        threads: ThreadPool | None = None,
+        processes: ProcessPool | None = None,
     ) -> None:
         self.spec = spec
         self.processor = processor
+        self.executor = executor
         self.notifier = notifier
+        self.emitter = emitter
         self.metrics = metrics
+        self.in_flight = in_flight
+        self.markers = markers
         self.threads = threads
-        self.is_async = is_async_callable(processor)
+        self.processes = processes
+        if executor == "thread" and threads is None:
+            raise ValueError(f"queue {spec.name!r}: a thread executor needs the thread pool")
+        if executor == "process" and processes is None:
+            raise ValueError(f"queue {spec.name!r}: a process executor needs the process pool")
+        self._references = (
+            (reference(processor), reference(spec.payload)) if executor == "process" else None
+        )
 
     async def __call__(self, job: Any, token: str) -> Any:
-        with log_context(jobId=str(job.id), userId=job_owner(job)):
+        owner = job_owner(job)
+        with log_context(jobId=str(job.id), userId=owner):
             started = time.perf_counter()
             try:
                 return await self._run(job)
@@ -181,6 +172,8 @@ class JobExecutor:
                 # then another worker recovers it as stalled.
                 log.warning("job.interrupted", queue=self.spec.name)
                 raise
+            except JobCancelled:
+                raise await self._cancelled(job, owner) from None
             except Exception as exc:
                 raise await self._failed(job, exc) from exc
             finally:
@@ -188,31 +181,130 @@ class JobExecutor:
 
     async def _run(self, job: Any) -> Any:
         payload = validate(self.spec, job.data)
+        job_id = str(job.id)
+        key = (self.spec.name, job_id)
+        cancellation = self.in_flight.start(key)
+        reporter: ProgressReporter | None = None
+
+        def report(value: Progress) -> None:
+            nonlocal reporter
+            if reporter is None:
+                reporter = ProgressReporter(
+                    job,
+                    queue=self.spec.name,
+                    label=self.spec.label,
+                    owner=payload.user_id,
+                    emitter=self.emitter,
+                    loop=loop,
+                )
+            reporter.report(value)
+
+        loop = asyncio.get_running_loop()
         context: JobContext[Any] = JobContext(
-            id=str(job.id),
+            id=job_id,
             queue=self.spec.name,
             data=payload,
             attempt=int(job.attemptsMade) + 1,
             attempts=max_attempts(job),
             job=job,
+            cancelled=cancellation,
+            _progress=report,
         )
-        log.debug(
-            "job.started", queue=self.spec.name, attempt=context.attempt, attempts=context.attempts
-        )
-        if self.is_async:
-            result = await self.processor(context)
-        else:
-            result = await self.threads.run(self.processor, context)
+        try:
+            # A job that starts again (a retry, a stalled job recovered) may have
+            # been cancelled while no worker ran it: the marker says.
+            if int(getattr(job, "attemptsStarted", 0) or 0) > 1 and await self.markers.requested(
+                *key
+            ):
+                cancellation.set(CANCELLED)
+            if cancellation:
+                raise JobCancelled
+            log.debug(
+                "job.started",
+                queue=self.spec.name,
+                attempt=context.attempt,
+                attempts=context.attempts,
+            )
+            result = await self._call(context, key, report)
+        finally:
+            self.in_flight.finish(key)
+            if reporter is not None:
+                await reporter.close()
         ensure_json(result)
         if self.spec.notify_on_complete:
-            await self.notifier.completed(self.spec, context.id, payload.user_id)
+            await self.notifier.completed(self.spec, job_id, payload.user_id)
         return result
+
+    async def _call(
+        self, context: JobContext[Any], key: tuple[str, str], report: Callable[[Progress], None]
+    ) -> Any:
+        """The processor, where a cancel can stop it and within the time limit."""
+        task = asyncio.current_task()
+        assert task is not None
+        limit = self.spec.timeout_s
+        self.in_flight.processing(key, task)
+        try:
+            async with asyncio.timeout(limit) as deadline:
+                return await self._execute(context, report)
+        except asyncio.CancelledError:
+            if context.cancelled.reason != CANCELLED:
+                raise  # not ours: a forced shutdown
+            task.uncancel()
+            raise JobCancelled from None
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # the processor's own timeout, a failure like any other
+            self.in_flight.time_out(key)
+            assert limit is not None
+            raise JobTimedOut(messages.JOB_TIMED_OUT.format(limit=f"{limit:g}")) from None
+        finally:
+            self.in_flight.processing(key, None)
+
+    async def _execute(self, context: JobContext[Any], report: Callable[[Progress], None]) -> Any:
+        if self.executor == "async":
+            return await self.processor(context)
+        if self.executor == "thread":
+            assert self.threads is not None
+            return await self.threads.run(self.processor, context)
+        assert self.processes is not None and self._references is not None
+        function, payload = self._references
+        message = {
+            "type": "run",
+            "function": function,
+            "payload": payload,
+            "job": {
+                "id": context.id,
+                "queue": context.queue,
+                "data": context.data.to_job_data(),
+                "attempt": context.attempt,
+                "attempts": context.attempts,
+                "userId": context.data.user_id,
+            },
+        }
+        return await self.processes.run(message, report)
+
+    async def _cancelled(self, job: Any, owner: str | None) -> UnrecoverableError:
+        """Only the owner hears of it; BullMQ stores `Abgebrochen` and retries nothing."""
+        log.info("job.cancelled", queue=self.spec.name, attempt=int(job.attemptsMade) + 1)
+        await self.markers.forget(self.spec.name, str(job.id))
+        if owner is not None:
+            try:
+                await self.notifier.cancelled(self.spec, str(job.id), owner)
+            except Exception as exc:
+                log.error(
+                    "notification.persist_failed",
+                    queue=self.spec.name,
+                    outcome="cancelled",
+                    error=failure_reason(exc),
+                )
+        return UnrecoverableError(CANCELLED_REASON)
 
     async def _failed(self, job: Any, error: Exception) -> Exception:
         """Log, notify when it was the last attempt, and give BullMQ the error to store."""
         reason = failure_reason(error)
         attempt = int(job.attemptsMade) + 1
         final = is_final_failure(job, error)
+        readable = isinstance(error, UnrecoverableError | JobTimedOut | ChildDied | ProcessorFailed)
         log.warning(
             "job.attempt_failed",
             queue=self.spec.name,
@@ -220,8 +312,8 @@ class JobExecutor:
             attempts=max_attempts(job),
             final=final,
             reason=reason,
-            # An UnrecoverableError is raised on purpose; its reason says it all.
-            exc_info=None if isinstance(error, UnrecoverableError) else error,
+            # Raised on purpose, or already logged where it happened: the reason says it all.
+            exc_info=None if readable else error,
         )
         if final:
             failure = FinalFailure(

@@ -1,18 +1,6 @@
 """A job's outcome as notifications: persisted first, emitted after the commit.
 
-Idempotent per job and outcome. Delivery is at-least-once: a job can run again
-after a worker crashed between committing its notification and telling BullMQ.
-Each row therefore carries a dedupe key, and the unique (user, dedupe key)
-constraint turns the second insert into a lookup of the first row:
-
-- completed: `job:{queue}:{jobId}:completed`
-- failed, for the owner: `job:{queue}:{jobId}:failed:{attempt}`
-- failed, for each admin: `job:{queue}:{jobId}:failed:{attempt}:admin`
-
-The attempt number is in the failure keys because "Erneut versuchen" retries the
-same job id: a job that fails again after a manual retry fails at a later attempt
-and must notify again, while a re-run of the same attempt (a crash) must not.
-
+What each notification says, and its dedupe key, is `services.outcomes`.
 Emitting is best effort (pub/sub): the row is already committed and browsers
 refetch on reconnect. A re-run emits the existing row again, with the same id,
 so a browser that keys notifications by id shows it once.
@@ -21,14 +9,12 @@ so a browser that keys notifications by id shows it once.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer import messages
 from ailawyer.batching import GroupCall
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role, User
@@ -41,39 +27,21 @@ from ailawyer.services.notifications import (
     NotificationOut,
     persist_notifications,
 )
+from ailawyer.services.outcomes import (
+    FinalFailure,
+    cancelled_draft,
+    completed_draft,
+    failure_admin_data,
+    failure_drafts,
+)
 
 log = create_logger("worker.notify")
 
-COMPLETED_TYPE = "job:completed"
-FAILED_TYPE = "job:failed"
-EMIT_TIMEOUT_S = 3.0
+EMIT_TIMEOUT_S: Final = 3.0
 # At most this many notifications per transaction (one multi-row INSERT).
-MAX_BATCH = 100
+MAX_BATCH: Final = 100
 
 Persisted = tuple[NotificationOut | None, bool]
-
-
-def completed_key(queue: str, job_id: str) -> str:
-    return f"job:{queue}:{job_id}:completed"
-
-
-def failed_key(queue: str, job_id: str, attempt: int) -> str:
-    return f"job:{queue}:{job_id}:failed:{attempt}"
-
-
-def failed_admin_key(queue: str, job_id: str, attempt: int) -> str:
-    return failed_key(queue, job_id, attempt) + ":admin"
-
-
-@dataclass(frozen=True)
-class FinalFailure:
-    """What the notifications of a job that failed for good say."""
-
-    job_id: str
-    user_id: str | None
-    attempt: int
-    # Already readable and free of secrets (see `execution.failure_reason`).
-    reason: str
 
 
 async def _admin_ids(session: AsyncSession) -> list[str]:
@@ -89,7 +57,7 @@ class JobNotifier:
     def __init__(self, database: Database, emitter: SocketEmitter) -> None:
         self.database = database
         self.emitter = emitter
-        # Completions of concurrent jobs are committed together (one transaction,
+        # Outcomes of concurrent jobs are committed together (one transaction,
         # one INSERT); each job still returns only once its own row is committed,
         # and a database error fails every job of that write.
         self._persist: GroupCall[NotificationDraft, Persisted] = GroupCall(
@@ -107,69 +75,34 @@ class JobNotifier:
             async with self.database.session() as session:
                 return await persist_notifications(session, drafts)
 
-    async def completed(self, spec: QueueSpec, job_id: str, user_id: str) -> None:
-        """Commit the owner's notification (raises when the database fails), then emit."""
-        draft = NotificationDraft(
-            user_id=user_id,
-            type=COMPLETED_TYPE,
-            title=messages.JOB_COMPLETED_TITLE,
-            message=messages.JOB_COMPLETED_MESSAGE.format(queue=spec.label),
-            data={"jobId": job_id, "queue": spec.name},
-            dedupe_key=completed_key(spec.name, job_id),
-        )
+    async def _one(self, draft: NotificationDraft, outcome: str, queue: str) -> None:
         out, created = await self._persist(draft)
         if out is None:
-            log.warning("notification.owner_unknown", queue=spec.name, outcome="completed")
+            log.warning("notification.owner_unknown", queue=queue, outcome=outcome)
             return
         # `job.completed` (info) follows for every job; this line is detail.
-        log.debug(
-            "notification.persisted", outcome="completed", notificationId=out.id, created=created
-        )
+        log.debug("notification.persisted", outcome=outcome, notificationId=out.id, created=created)
         await self._emit([out])
+
+    async def completed(self, spec: QueueSpec, job_id: str, user_id: str) -> None:
+        """Commit the owner's notification (raises when the database fails), then emit."""
+        await self._one(completed_draft(spec, job_id, user_id), "completed", spec.name)
+
+    async def cancelled(self, spec: QueueSpec, job_id: str, user_id: str) -> None:
+        """ "Vorgang abgebrochen" for the owner of a job cancelled while it ran."""
+        await self._one(cancelled_draft(spec, job_id, user_id), "cancelled", spec.name)
 
     async def failed(self, spec: QueueSpec, failure: FinalFailure) -> None:
         """Commit the owner's and every admin's notification (one INSERT), then emit them."""
-        admin_data: dict[str, Any] = {
-            "jobId": failure.job_id,
-            "queue": spec.name,
-            "userId": failure.user_id,
-            "attempt": failure.attempt,
-            "error": failure.reason,
-        }
         async with self.database.session() as session:
-            drafts: list[NotificationDraft] = []
-            if failure.user_id:
-                drafts.append(
-                    NotificationDraft(
-                        user_id=failure.user_id,
-                        type=FAILED_TYPE,
-                        title=messages.JOB_FAILED_TITLE,
-                        message=messages.JOB_FAILED_MESSAGE,
-                        data={"jobId": failure.job_id, "queue": spec.name},
-                        dedupe_key=failed_key(spec.name, failure.job_id, failure.attempt),
-                    )
-                )
-            admin_message = messages.JOB_FAILED_ADMIN_MESSAGE.format(
-                job_id=failure.job_id, queue=spec.name, reason=failure.reason
-            )
-            drafts += [
-                NotificationDraft(
-                    user_id=admin_id,
-                    type=FAILED_TYPE,
-                    title=messages.JOB_FAILED_ADMIN_TITLE,
-                    message=admin_message,
-                    data=admin_data,
-                    dedupe_key=failed_admin_key(spec.name, failure.job_id, failure.attempt),
-                )
-                for admin_id in await _admin_ids(session)
-            ]
+            drafts = failure_drafts(spec, failure, await _admin_ids(session))
             persisted = await persist_notifications(session, drafts)
         if failure.user_id and persisted[0][0] is None:
             log.warning("notification.owner_unknown", queue=spec.name, outcome="failed")
         outs = [out for out, _ in persisted if out is not None]
         log.info("notification.persisted", outcome="failed", count=len(outs))
         await self._emit(outs)
-        await self._emit_to_admins(admin_data)
+        await self._emit_to_admins(failure_admin_data(spec, failure))
 
     async def _emit_to_admins(self, data: dict[str, Any]) -> None:
         """The failure with its error to `role:ADMIN`, for every admin connected now."""

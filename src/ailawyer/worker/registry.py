@@ -2,8 +2,10 @@
 
 `ALL_QUEUES` and `PROCESSORS`, plus the `QUEUES`/`PROCESSORS` of every module named
 in WORKER_EXTRA_QUEUES. Mismatches stop the worker at start with a message naming
-the queue: a spec without a processor would leave its jobs waiting forever, and a
-processor without a spec would never receive a job.
+the queue: a spec without a processor would leave its jobs waiting forever, a
+processor without a spec would never receive a job, and an executor that does not
+fit its processor (`executor="process"` for a function a child cannot import)
+would fail every job.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ailawyer.errors import RegistryError
-from ailawyer.queues.definitions import QueueSpec
+from ailawyer.queues.definitions import Executor, QueueSpec
 from ailawyer.queues.registry import load_module, load_queues
 from ailawyer.worker.context import Processor
+from ailawyer.worker.executors import resolve_executor
 from ailawyer.worker.processors import PROCESSORS
 
 
@@ -22,6 +25,7 @@ from ailawyer.worker.processors import PROCESSORS
 class QueueBinding:
     spec: QueueSpec
     processor: Processor
+    executor: Executor = "async"
 
 
 def _extra_processors(path: str) -> dict[str, Processor]:
@@ -52,4 +56,11 @@ def load_bindings(extra_modules: list[str]) -> list[QueueBinding]:
     orphans = sorted(processors.keys() - names)
     if orphans:
         raise RegistryError(f"processors without a queue spec: {', '.join(orphans)}")
-    return [QueueBinding(spec, processors[spec.name]) for spec in specs]
+    bindings = []
+    for spec in specs:
+        try:
+            executor = resolve_executor(spec, processors[spec.name])
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from None
+        bindings.append(QueueBinding(spec, processors[spec.name], executor))
+    return bindings

@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bullmq import Worker
+from bullmq import Queue, Worker
 from redis.asyncio import Redis
 
 from ailawyer.config import Settings
@@ -38,15 +38,19 @@ from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, trace
 from ailawyer.presence import beat, new_worker_id, stop_beating
 from ailawyer.pubsub import Subscription
-from ailawyer.queues.options import worker_options
+from ailawyer.queues.definitions import QueueSpec
+from ailawyer.queues.options import queue_options, worker_options
 from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
-from ailawyer.redis import get_worker_connection
+from ailawyer.redis import get_queue_connection, get_worker_connection
 from ailawyer.services import settings as settings_service
 from ailawyer.worker.bullmq_connection import bullmq_worker_redis
+from ailawyer.worker.cancellation import CancelMarkers, InFlight
 from ailawyer.worker.events import listen
-from ailawyer.worker.execution import JobExecutor, ThreadPool
+from ailawyer.worker.execution import JobExecutor
+from ailawyer.worker.executors import ThreadPool
 from ailawyer.worker.metrics import WorkerMetrics
 from ailawyer.worker.notify import JobNotifier
+from ailawyer.worker.processes import ProcessPool
 from ailawyer.worker.registry import QueueBinding, load_bindings
 
 log = create_logger("worker")
@@ -105,7 +109,14 @@ class WorkerRunner:
         self.deployment = settings.deployment
         self.queue_names = [binding.spec.name for binding in bindings]
         self.metrics = WorkerMetrics(self.queue_names)
-        self.threads = ThreadPool(max(1, settings.worker_concurrency * len(bindings)))
+        # Each pool as large as the concurrencies of the queues that use it add up to.
+        threads = self._slots("thread")
+        processes = self._slots("process")
+        self.threads = ThreadPool(threads) if threads else None
+        self.processes = (
+            ProcessPool(processes, json_logs=settings.is_production) if processes else None
+        )
+        self.in_flight = InFlight()
         self.workers: list[Worker] = []
         self.run_tasks: list[asyncio.Task[Any]] = []
         self.background: list[asyncio.Task[Any]] = []
@@ -118,6 +129,12 @@ class WorkerRunner:
         # Set when something could not be closed (a job thread still running, a
         # close that hung): the process then ends without waiting for it.
         self.unfinished = False
+
+    def concurrency(self, spec: QueueSpec) -> int:
+        return spec.concurrency or self.settings.worker_concurrency
+
+    def _slots(self, executor: str) -> int:
+        return sum(self.concurrency(b.spec) for b in self.bindings if b.executor == executor)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -156,7 +173,8 @@ class WorkerRunner:
                 "Worker started",
                 workerId=self.worker_id,
                 queues=self.queue_names,
-                concurrency=self.settings.worker_concurrency,
+                concurrency={b.spec.name: self.concurrency(b.spec) for b in self.bindings},
+                executors={b.spec.name: b.executor for b in self.bindings},
                 prefix=self.settings.bullmq_prefix,
                 eventLoop=type(asyncio.get_running_loop()).__module__.split(".")[0],
                 frozenObjects=freeze_startup_heap(),
@@ -181,6 +199,7 @@ class WorkerRunner:
             settings.redis_url, channel=self.deployment.socketio_channel
         )
         notifier = JobNotifier(self.database, self.emitter)
+        markers = CancelMarkers(self.control, self.deployment)
         if settings.worker_metrics_port:
             try:
                 self.metrics.serve(settings.worker_metrics_port)
@@ -192,28 +211,72 @@ class WorkerRunner:
         # then means reachable.
         await self._beat()
         self._spawn(self._heartbeat(), "heartbeat")
+        reload_settings = settings_service.reloader(self.database)
+
+        async def resync() -> None:
+            await reload_settings()
+            await markers.resync(self.in_flight)
+
         subscription = Subscription(
             self.control,
-            {self.deployment.settings_channel: settings_service.on_message},
-            resync=settings_service.reloader(self.database),
+            {
+                self.deployment.settings_channel: settings_service.on_message,
+                self.deployment.cancel_channel: self.in_flight.on_message,
+            },
+            resync=resync,
         )
-        self._spawn(subscription.run(), "settings")
+        self._spawn(subscription.run(), "control-channels")
+        await self._apply_rate_limits()
+        if self.processes is not None:
+            self.processes.start()
         for binding in self.bindings:
-            self._add_worker(binding, notifier)
+            self._add_worker(binding, notifier, markers)
         # run() names its connections first; a worker closed before that would
         # leave them open. "started" therefore means every worker is running.
         await _poll_until(lambda: all(worker.running for worker in self.workers), None)
 
-    def _add_worker(self, binding: QueueBinding, notifier: JobNotifier) -> None:
+    async def _apply_rate_limits(self) -> None:
+        """Each queue's declared rate limit as BullMQ's global one (the queue's meta),
+        which every worker of the queue obeys, Node ones included; a queue declared
+        without one has it removed."""
+        connection = get_queue_connection(self.settings.redis_url)
+        try:
+            for binding in self.bindings:
+                queue = Queue(
+                    binding.spec.name,
+                    queue_options(connection=connection, prefix=self.settings.bullmq_prefix),
+                )
+                limit = binding.spec.rate_limit
+                if limit is None:
+                    await queue.removeGlobalRateLimit()
+                else:
+                    await queue.setGlobalRateLimit(limit.max, limit.duration_ms)
+        finally:
+            await connection.aclose()
+
+    def _add_worker(
+        self, binding: QueueBinding, notifier: JobNotifier, markers: CancelMarkers
+    ) -> None:
         spec = binding.spec
+        assert self.emitter is not None
         executor = JobExecutor(
-            spec, binding.processor, notifier=notifier, metrics=self.metrics, threads=self.threads
+            spec,
+            binding.processor,
+            binding.executor,
+            notifier=notifier,
+            emitter=self.emitter,
+            metrics=self.metrics,
+            in_flight=self.in_flight,
+            markers=markers,
+            threads=self.threads,
+            processes=self.processes,
         )
         options = worker_options(
             self.settings,
             connection=bullmq_worker_redis(self.settings.redis_url),
-            concurrency=self.settings.worker_concurrency,
+            concurrency=self.concurrency(spec),
             prefix=self.settings.bullmq_prefix,
+            rate_limit=spec.rate_limit,
         )
         worker = Worker(spec.name, executor, options)
         listen(worker, spec, self.metrics)
@@ -267,6 +330,8 @@ class WorkerRunner:
         await asyncio.gather(*self.background, return_exceptions=True)
         if self.control is not None:
             await _bounded("heartbeat", stop_beating(self.control, self.deployment, self.worker_id))
+        if self.processes is not None:
+            await _bounded("processes", self.processes.close())
         if self.emitter is not None:
             await _bounded("emitter", self.emitter.close())
         await _bounded("metrics", asyncio.to_thread(self.metrics.close))
@@ -274,10 +339,11 @@ class WorkerRunner:
             await _bounded("database", self.database.dispose())
         if self.control is not None:
             await _bounded("redis", self.control.aclose())
-        self.threads.shutdown()
-        if self.threads.busy:
-            log.warning("shutdown.threads_abandoned", count=self.threads.busy)
-            self.unfinished = True
+        if self.threads is not None:
+            self.threads.shutdown()
+            if self.threads.busy:
+                log.warning("shutdown.threads_abandoned", count=self.threads.busy)
+                self.unfinished = True
 
     async def _close_workers(self) -> None:
         if not self.workers:

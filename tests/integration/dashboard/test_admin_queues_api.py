@@ -187,6 +187,20 @@ async def test_bad_names_and_parameters(
         assert response.json()["error"] == error
 
 
+async def test_cancel_ends_a_waiting_job_failed(admin: LoggedIn, producer: QueueProducer) -> None:
+    job = await producer.enqueue(test_queue, data(admin.user.id), delay_ms=60_000)
+    response = await admin.http.post(f"/api/admin/queues/test/jobs/{job.id}/cancel")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"success": True, "queue": "test", "jobId": job.id}
+    detail = (await admin.http.get(f"/api/admin/queues/test/jobs/{job.id}")).json()
+    assert (detail["state"], detail["failedReason"]) == ("failed", "Abgebrochen")
+    again = await admin.http.post(f"/api/admin/queues/test/jobs/{job.id}/cancel")
+    assert again.status_code == 400
+    assert again.json() == {"error": "Job ist nicht aktiv"}
+    elsewhere = await admin.http.post(f"/api/admin/queues/retryable/jobs/{job.id}/cancel")
+    assert elsewhere.status_code == 404
+
+
 async def test_an_id_with_a_trailing_newline_is_no_job_id(
     admin: LoggedIn, producer: QueueProducer
 ) -> None:
@@ -215,6 +229,7 @@ ROUTES = [
     ("GET", "/api/admin/queues/test/jobs/some-id"),
     ("POST", "/api/admin/queues/test/jobs/some-id/retry"),
     ("POST", "/api/admin/queues/test/jobs/some-id/promote"),
+    ("POST", "/api/admin/queues/test/jobs/some-id/cancel"),
     ("DELETE", "/api/admin/queues/test/jobs/some-id"),
     ("POST", "/api/admin/queues/test/clean"),
     ("POST", "/api/admin/queues/test/pause"),

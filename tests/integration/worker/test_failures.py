@@ -14,7 +14,7 @@ from ailawyer.db.models import User
 from ailawyer.deployment import Deployment
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.worker.notify import failed_admin_key, failed_key
+from ailawyer.services.outcomes import failed_admin_key, failed_key
 from tests.fixtures.queues import SECRET_IN_ERROR, failing_queue, unrecoverable_queue
 from tests.fixtures.services import free_port
 from tests.fixtures.workers import (
@@ -103,7 +103,7 @@ async def test_unrecoverable_error_fails_at_once_and_keeps_secrets_out(
             unrecoverable_queue, TestJobData(user_id=owner.id, message="x")
         )
         job = await wait_for_state(producer, "unrecoverable", enqueued.id, "failed", timeout=5)
-        to_admins = await next_emit(pubsub, "role:ADMIN")
+        to_admins = await next_emit(pubsub, "role:ADMIN", event="job:failed")
     finally:
         await pubsub.aclose()
     assert to_admins["event"] == "job:failed"

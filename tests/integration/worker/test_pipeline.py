@@ -18,7 +18,7 @@ from ailawyer.db.models import User
 from ailawyer.deployment import Deployment
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.worker.notify import completed_key
+from ailawyer.services.outcomes import completed_key
 from tests.fixtures.queues import bad_result_queue
 from tests.fixtures.services import REDIS_URL, free_port
 from tests.fixtures.workers import (
@@ -32,17 +32,28 @@ from tests.fixtures.workers import (
 pytestmark = pytest.mark.slow
 
 
-async def next_emit(pubsub: PubSub, room: str, timeout: float = 5) -> dict[str, Any]:
-    """The next Socket.IO manager message addressed to `room`."""
+async def next_emit(
+    pubsub: PubSub,
+    room: str,
+    timeout: float = 5,
+    event: str = "notification",
+    skipped: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The next Socket.IO manager message of `event` addressed to `room` (what came
+    to the room before it is appended to `skipped`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
         if message is None:
             continue
         payload: dict[str, Any] = json.loads(message["data"])
-        if payload.get("room") == room:
+        if payload.get("room") != room:
+            continue
+        if payload.get("event") == event:
             return payload
-    raise AssertionError(f"nothing emitted to {room} within {timeout}s")
+        if skipped is not None:
+            skipped.append(payload)
+    raise AssertionError(f"no {event} emitted to {room} within {timeout}s")
 
 
 async def test_enqueued_job_is_completed_persisted_and_emitted(
@@ -73,8 +84,13 @@ async def test_enqueued_job_is_completed_persisted_and_emitted(
         assert row.data == {"jobId": enqueued.id, "queue": "test"}
         assert row.dedupe_key == completed_key("test", enqueued.id)
 
-        emitted = await next_emit(pubsub, f"user:{owner.id}")
-        assert emitted["event"] == "notification"
+        before: list[dict[str, Any]] = []
+        emitted = await next_emit(pubsub, f"user:{owner.id}", skipped=before)
+        # The test job reports 0, 50 and 100 on the way; the last before the outcome.
+        progress = [item["data"][0] for item in before if item["event"] == "job:progress"]
+        assert [item["progress"] for item in progress] == [0, 50, 100]
+        assert {(item["jobId"], item["queue"]) for item in progress} == {(enqueued.id, "test")}
+        assert job.progress == 100
         [wire] = emitted["data"]
         assert wire["id"] == row.id
         assert (wire["userId"], wire["type"], wire["read"]) == (owner.id, "job:completed", False)

@@ -12,8 +12,9 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
-from ailawyer.api.deps import AdminUser, ProducerDep
+from ailawyer.api.deps import AdminUser, ProducerDep, StateDep
 from ailawyer.api.errors import error_responses
+from ailawyer.api.job_outcomes import announce_cancelled
 from ailawyer.queues.dashboard import (
     MAX_CLEAN_LIMIT,
     MAX_PAGE_SIZE,
@@ -24,6 +25,7 @@ from ailawyer.queues.dashboard import (
     QueueDashboard,
     QueueSummary,
 )
+from ailawyer.queues.jobs import cancel_job
 from ailawyer.schemas import CamelModel
 
 router = APIRouter(prefix="/api/admin/queues", tags=["admin: queues"])
@@ -125,6 +127,28 @@ async def retry_job(name: QueueName, job_id: JobId, dashboard: DashboardDep) -> 
 )
 async def promote_job(name: QueueName, job_id: JobId, dashboard: DashboardDep) -> JobAction:
     await dashboard.promote(name, job_id)
+    return JobAction(success=True, queue=name, job_id=job_id)
+
+
+@router.post(
+    "/{name}/jobs/{job_id}/cancel",
+    response_model=JobAction,
+    summary='Cancel a waiting or running job (it ends failed, "Abgebrochen")',
+    responses=_WRITE,
+)
+async def cancel_queue_job(
+    name: QueueName, job_id: JobId, admin: AdminUser, state: StateDep
+) -> JobAction:
+    cancelled = await cancel_job(
+        state.producer,
+        state.settings.deployment,
+        job_id,
+        user_id=admin.id,
+        is_admin=True,
+        queue=name,
+    )
+    if cancelled.ended:
+        await announce_cancelled(state, cancelled)
     return JobAction(success=True, queue=name, job_id=job_id)
 
 
