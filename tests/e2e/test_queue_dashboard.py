@@ -14,7 +14,7 @@ from ailawyer.db.models import Role
 from ailawyer.queues.definitions import test_queue
 from ailawyer.queues.payloads import TestJobData
 from ailawyer.queues.producer import QueueProducer
-from tests.e2e.conftest import Stack, log_in
+from tests.e2e.support import Stack, log_in
 from tests.fixtures.bullmq_state import redis_counts
 from tests.fixtures.live_app import make_user
 from tests.fixtures.retryable_queue import FAILURE_MESSAGE, heal, retryable_queue

@@ -22,11 +22,10 @@ from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from ailawyer.realtime.emitter import SocketEmitter
 from tests.fixtures.live_app import make_user
-from tests.fixtures.processes import AppProcess
+from tests.fixtures.processes import ChildProcess, Processes, json_lines
 from tests.fixtures.services import REDIS_URL
 from tests.fixtures.sockets import Recorder
-from tests.reliability.conftest import SecretWatch, StartApp, log_in
-from tests.reliability.support import json_lines
+from tests.reliability.support import SecretWatch, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +65,7 @@ async def next_event(ws: Any, name: str, data: Any, timeout: float = 10) -> None
 class SocketRig:
     """A running app, a logged-in user, a real client and a raw WebSocket of theirs."""
 
-    app: AppProcess
+    app: ChildProcess
     user_id: str
     cookie: str
     recorder: Recorder
@@ -75,8 +74,8 @@ class SocketRig:
 
 
 @pytest.fixture
-async def rig(start_app: StartApp, db: Database, watch: SecretWatch) -> AsyncIterator[SocketRig]:
-    app = start_app()
+async def rig(processes: Processes, db: Database, watch: SecretWatch) -> AsyncIterator[SocketRig]:
+    app = processes.serve()
     lawyer = await make_user(db, Role.ANWALT)
     async with app.client() as client:
         as_lawyer = await log_in(client, lawyer.email, watch)

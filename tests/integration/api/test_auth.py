@@ -13,14 +13,12 @@ from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
 from tests.fixtures.live_app import PASSWORD, LoggedIn, login
-from tests.fixtures.processes import AppProcess
-
-from .conftest import StartApp
+from tests.fixtures.processes import ChildProcess, Processes
 
 pytestmark = pytest.mark.slow
 
 
-async def test_login_sets_session_and_csrf_cookies(app_server: AppProcess, lawyer: User) -> None:
+async def test_login_sets_session_and_csrf_cookies(app_server: ChildProcess, lawyer: User) -> None:
     async with app_server.client() as client:
         response = await client.post(
             "/api/auth/login", json={"email": lawyer.email.upper(), "password": PASSWORD}
@@ -56,7 +54,7 @@ async def test_me_needs_a_session(anonymous: httpx.AsyncClient, as_lawyer: Logge
 
 
 async def test_forged_or_tampered_cookie_is_no_session(
-    app_server: AppProcess, as_lawyer: LoggedIn
+    app_server: ChildProcess, as_lawyer: LoggedIn
 ) -> None:
     token, _, signature = as_lawyer.cookies["session"].partition(".")
     for value in (f"{token}.{signature[:-2]}xx", f"{token}x.{signature}", token, "", "a" * 300):
@@ -67,7 +65,7 @@ async def test_forged_or_tampered_cookie_is_no_session(
 
 
 async def test_wrong_password_and_unknown_user_get_the_same_answer(
-    app_server: AppProcess, lawyer: User
+    app_server: ChildProcess, lawyer: User
 ) -> None:
     async def attempt(email: str) -> tuple[int, str, float]:
         async with app_server.client() as client:
@@ -110,7 +108,7 @@ async def test_state_changing_request_needs_the_csrf_header(as_lawyer: LoggedIn)
     assert ok.status_code == 200
 
 
-async def test_logout_revokes_the_session(app_server: AppProcess, as_lawyer: LoggedIn) -> None:
+async def test_logout_revokes_the_session(app_server: ChildProcess, as_lawyer: LoggedIn) -> None:
     response = await as_lawyer.http.post("/api/auth/logout")
     assert response.status_code == 200
     assert response.json() == {"success": True}
@@ -123,7 +121,7 @@ async def test_logout_revokes_the_session(app_server: AppProcess, as_lawyer: Log
 
 
 async def test_inactive_user_cannot_log_in_and_loses_sessions(
-    app_server: AppProcess, db: Database, lawyer: User
+    app_server: ChildProcess, db: Database, lawyer: User
 ) -> None:
     session = await login(app_server.url, lawyer)
     try:
@@ -141,11 +139,11 @@ async def test_inactive_user_cannot_log_in_and_loses_sessions(
 
 
 async def test_login_is_rate_limited_per_account_and_address(
-    app_factory: StartApp, lawyer: User
+    processes: Processes, lawyer: User
 ) -> None:
     # The counters live under the test's BULLMQ_PREFIX: other tests' failed
     # logins from 127.0.0.1 do not count here.
-    app = app_factory(LOGIN_RATE_LIMIT="3", LOGIN_RATE_WINDOW="120")
+    app = processes.serve(LOGIN_RATE_LIMIT="3", LOGIN_RATE_WINDOW="120")
     async with app.client() as client:
         bad = {"email": lawyer.email, "password": "falsch-falsch"}
         for _ in range(3):

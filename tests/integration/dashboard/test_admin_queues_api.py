@@ -12,9 +12,9 @@ from ailawyer.queues.definitions import test_queue
 from ailawyer.queues.payloads import TestJobData
 from ailawyer.queues.producer import QueueProducer
 from tests.fixtures.bullmq_state import redis_counts
+from tests.fixtures.jobs import fail, run_worker, succeed
 from tests.fixtures.live_app import LiveApp, LoggedIn
 from tests.fixtures.retryable_queue import retryable_queue
-from tests.integration.dashboard.conftest import fail, run_worker, succeed
 
 
 def data(user_id: str, message: str = "hallo") -> TestJobData:
