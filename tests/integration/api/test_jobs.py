@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from ailawyer import messages
+from ailawyer.queues import test_queue
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.redis import get_queue_connection
 from tests.fixtures.jobs import wait_for_state
@@ -94,9 +95,9 @@ async def test_retry_by_owner_and_admin_reruns_the_job(
     data = {"userId": as_lawyer.user.id, "message": "wird scheitern"}
     failed_a = await producer.enqueue(retryable_queue, data)
     failed_b = await producer.enqueue(retryable_queue, data)
-    done = await producer.enqueue(producer.specs[0], data)  # the test queue: succeeds
+    done = await producer.enqueue(test_queue, data)  # succeeds
     others_done = await producer.enqueue(
-        producer.specs[0], {"userId": as_other.user.id, "message": "fremd"}
+        test_queue, {"userId": as_other.user.id, "message": "fremd"}
     )
     for job in (failed_a, failed_b):
         await wait_for_state(producer, job.queue, job.id, "failed", timeout=10)

@@ -9,7 +9,6 @@ import pytest
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
-from ailawyer.queues.definitions import test_queue
 from tests.fixtures import retryable_queue
 from tests.fixtures.live_app import LiveApp, LoggedIn, app_settings, live_app, login, make_user
 
@@ -40,8 +39,3 @@ async def lawyer(app: LiveApp, db: Database) -> AsyncIterator[LoggedIn]:
     session = await login(app.url, await make_user(db, Role.ANWALT))
     yield session
     await session.http.aclose()
-
-
-@pytest.fixture
-def queues() -> tuple[str, str]:
-    return test_queue.name, retryable_queue.retryable_queue.name
