@@ -24,6 +24,8 @@ from tests.deploy.support import REPO, process_env, rows, stop_process
 from tests.fixtures.services import RedisServer, free_port
 from tests.fixtures.waiting import wait_until
 
+pytestmark = pytest.mark.slow
+
 ENTRYPOINT = REPO / "docker-entrypoint.sh"
 ADMIN = {"ADMIN_EMAIL": "admin@kanzlei.de", "ADMIN_PASSWORD": "start-passwort-1"}
 

@@ -16,6 +16,8 @@ from ailawyer.security import verify_password
 from tests.deploy.support import ailawyer, process_env, rows
 from tests.fixtures.services import PG_ADMIN_URL, create_pg_database, drop_pg_database, free_port
 
+pytestmark = pytest.mark.slow
+
 ADMIN = {
     "ADMIN_EMAIL": "Chefin@Kanzlei.de",
     "ADMIN_PASSWORD": "erstes-passwort-1",

@@ -12,6 +12,8 @@ from ailawyer.db.models import User
 from ailawyer.security import verify_password
 from tests.fixtures.processes import child_env, run_cli
 
+pytestmark = pytest.mark.slow
+
 
 async def users_in(url: str) -> list[User]:
     database = Database(url, null_pool=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from tests.fixtures.live_app import app_settings, live_app, login, make_user
 from tests.fixtures.services import RedisServer
 
 
+@pytest.mark.slow  # a redis-server of its own
 async def test_dashboard_answers_503_while_redis_is_down(
     db: Database,
     pg_url: str,
