@@ -1,4 +1,10 @@
-"""Fixtures shared by every test: real Redis, real PostgreSQL, isolation per test."""
+"""Fixtures shared by every test: real Redis, real PostgreSQL, isolation per test,
+the producer and the test's own `ailawyer` processes.
+
+Directories adjust two of them by overriding a fixture of the same name:
+`extra_queue_modules` (which queue modules beyond ALL_QUEUES the test's processes
+and `producer` load) and `process_env` (the settings of its processes).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,10 @@ from redis.asyncio import Redis
 from ailawyer.config import get_settings
 from ailawyer.db import migrate
 from ailawyer.db.engine import Database
+from ailawyer.queues.producer import QueueProducer
+from ailawyer.queues.registry import load_queues
+from ailawyer.redis import get_queue_connection
+from tests.fixtures.processes import Processes, process_settings
 from tests.fixtures.services import (
     REDIS_URL,
     RedisServer,
@@ -98,3 +108,46 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def extra_queue_modules() -> tuple[str, ...]:
+    """Queue modules beyond ALL_QUEUES (WORKER_EXTRA_QUEUES) that the test's
+    processes and `producer` load. None here; directories name theirs."""
+    return ()
+
+
+@pytest.fixture
+async def producer(
+    prefix: str, extra_queue_modules: tuple[str, ...]
+) -> AsyncIterator[QueueProducer]:
+    """Enqueues as the app does, on the test's prefix and a fail-fast connection,
+    into ALL_QUEUES and the test's extra queues (also jobs the API cannot create)."""
+    connection = get_queue_connection(REDIS_URL)
+    made = QueueProducer(connection, load_queues(list(extra_queue_modules)), prefix=prefix)
+    yield made
+    await made.close()
+    await connection.aclose()
+
+
+@pytest.fixture
+def process_env(pg_url: str, prefix: str, extra_queue_modules: tuple[str, ...]) -> dict[str, str]:
+    """Settings of every `ailawyer` process the test starts; directories add theirs."""
+    return process_settings(
+        database_url=pg_url, prefix=prefix, extra_queue_modules=extra_queue_modules
+    )
+
+
+@pytest.fixture
+def process_dir(tmp_path: Path) -> Path:
+    """Where the test's processes write their output (and, in production mode, log files)."""
+    return tmp_path / "logs"
+
+
+@pytest.fixture
+def processes(db: Database, process_env: dict[str, str], process_dir: Path) -> Iterator[Processes]:
+    """Starts the test's `ailawyer` processes; stops them (by pid) before `db`
+    empties the tables, so no process writes into the next test."""
+    started = Processes(process_env, process_dir)
+    yield started
+    started.close()

@@ -1,4 +1,5 @@
-"""What the deployment tests share: the repository, the installed `ailawyer`, processes."""
+"""What the deployment tests share: the repository, the installed `ailawyer`,
+processes, and the database rows the deployment commands write."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ailawyer.db.engine import Database
+from ailawyer.db.models import SystemSetting, User
+from tests.fixtures.processes import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -82,17 +90,27 @@ def parse_dockerfile(text: str) -> tuple[dict[str, str], list[Stage]]:
 
 
 def ailawyer(
-    *args: str, timeout: float = 120, **env: str | None
+    *args: str, timeout: float = 120, stdin: str = "", **env: str | None
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed command the way an operator does, in a child process."""
-    return subprocess.run(
-        [sys.executable, "-m", "ailawyer", *args],
-        env=process_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_cli(*args, env=process_env(**env), stdin=stdin, timeout=timeout)
+
+
+async def rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """The users and system settings in the database at `url`."""
+    database = Database(url, null_pool=True)
+    try:
+        async with database.session() as session:
+            users = (await session.execute(select(User).order_by(User.email))).scalars()
+            settings = (await session.execute(select(SystemSetting))).scalars()
+            return {
+                "users": [
+                    (u.id, u.email, u.name, u.role, u.active, u.password_hash) for u in users
+                ],
+                "settings": sorted((s.key, s.value, s.type, s.updated_at) for s in settings),
+            }
+    finally:
+        await database.dispose()
 
 
 def descendants(pid: int) -> set[int]:

@@ -19,6 +19,8 @@ import yaml
 
 from tests.deploy.support import REPO, TEST_AUTH_SECRET
 
+pytestmark = pytest.mark.slow
+
 COMPOSE_FILE = REPO / "docker-compose.yml"
 PEERS = {"minio", "meilisearch", "onlyoffice"}
 CORE = {"db", "redis", "app", "worker"}

@@ -11,34 +11,39 @@ import asyncio
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import Popen
 
 import httpx
 import pytest
 from bullmq import Queue
 
 from tests.deploy.support import VENV_BIN, alive, descendants, process_env
-from tests.fixtures.services import free_port, wait_until
+from tests.fixtures.processes import ChildProcess
+from tests.fixtures.services import free_port
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 
 @dataclass
 class DevRun:
-    process: subprocess.Popen[str]
-    log: Path
+    child: ChildProcess
     port: int
     redis_port: int
     data_dir: Path
 
     @property
+    def process(self) -> Popen[bytes]:
+        assert self.child.process is not None
+        return self.child.process
+
+    @property
     def output(self) -> str:
-        return self.log.read_text()
+        return self.child.output()
 
     @property
     def url(self) -> str:
@@ -49,7 +54,6 @@ def start_dev(tmp_path: Path, *, port: int | None = None, path: str | None = Non
     port = port or free_port()
     redis_port = free_port()
     data_dir = tmp_path / "data"
-    log = tmp_path / "dev.log"
     env = process_env(
         DATA_DIR=str(data_dir),
         REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
@@ -62,16 +66,9 @@ def start_dev(tmp_path: Path, *, port: int | None = None, path: str | None = Non
     )
     if path is not None:
         env["PATH"] = path
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ailawyer", "dev", "--port", str(port)],
-            cwd=tmp_path,  # no developer .env
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    return DevRun(process, log, port, redis_port, data_dir)
+    # Runs in tmp_path, where its output goes: no developer .env is read.
+    child = ChildProcess(["dev", "--port", str(port)], env, tmp_path / "dev.log").start()
+    return DevRun(child, port, redis_port, data_dir)
 
 
 @pytest.fixture
@@ -81,13 +78,7 @@ def cleanup() -> Iterator[list[DevRun]]:
     yield runs
     for run in runs:
         left = descendants(run.process.pid)
-        if run.process.poll() is None:
-            run.process.send_signal(signal.SIGTERM)
-            try:
-                run.process.wait(30)
-            except subprocess.TimeoutExpired:
-                run.process.kill()
-                run.process.wait(5)
+        run.child.stop()
         for pid in left:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)

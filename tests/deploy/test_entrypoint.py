@@ -20,9 +20,11 @@ import pytest
 from sqlalchemy import text
 
 from ailawyer.db.engine import Database
-from tests.deploy.support import REPO, process_env, stop_process
-from tests.deploy.test_seed_and_wait import rows
-from tests.fixtures.services import RedisServer, free_port, wait_until
+from tests.deploy.support import REPO, process_env, rows, stop_process
+from tests.fixtures.services import RedisServer, free_port
+from tests.fixtures.waiting import wait_until
+
+pytestmark = pytest.mark.slow
 
 ENTRYPOINT = REPO / "docker-entrypoint.sh"
 ADMIN = {"ADMIN_EMAIL": "admin@kanzlei.de", "ADMIN_PASSWORD": "start-passwort-1"}

@@ -4,42 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import select
 
 from ailawyer.db import migrate
-from ailawyer.db.engine import Database
-from ailawyer.db.models import SystemSetting, User
 from ailawyer.security import verify_password
-from tests.deploy.support import ailawyer, process_env
-from tests.fixtures.services import free_port
+from tests.deploy.support import ailawyer, process_env, rows
+from tests.fixtures.services import PG_ADMIN_URL, create_pg_database, drop_pg_database, free_port
+
+pytestmark = pytest.mark.slow
 
 ADMIN = {
     "ADMIN_EMAIL": "Chefin@Kanzlei.de",
     "ADMIN_PASSWORD": "erstes-passwort-1",
     "ADMIN_NAME": "Dr. Chefin",
 }
-
-
-async def rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    database = Database(url, null_pool=True)
-    try:
-        async with database.session() as session:
-            users = (await session.execute(select(User).order_by(User.email))).scalars()
-            settings = (await session.execute(select(SystemSetting))).scalars()
-            return {
-                "users": [
-                    (u.id, u.email, u.name, u.role, u.active, u.password_hash) for u in users
-                ],
-                "settings": sorted((s.key, s.value, s.type, s.updated_at) for s in settings),
-            }
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -72,13 +55,13 @@ def test_seed_creates_one_admin_and_the_default_settings_once(migrated_url: str)
 
 def test_seed_adds_no_admin_once_any_user_exists(migrated_url: str) -> None:
     command = ["users", "create", "--email", "anna@kanzlei.de", "--name", "Anna"]
-    created = subprocess.run(
-        [sys.executable, "-m", "ailawyer", *command, "--role", "ANWALT", "--password-stdin"],
-        input="anna-passwort\n",
-        env=process_env(DATABASE_URL=migrated_url),
-        capture_output=True,
-        text=True,
-        check=False,
+    created = ailawyer(
+        *command,
+        "--role",
+        "ANWALT",
+        "--password-stdin",
+        stdin="anna-passwort\n",
+        DATABASE_URL=migrated_url,
     )
     assert created.returncode == 0, created.stderr
     result = ailawyer("seed", DATABASE_URL=migrated_url, **ADMIN)
@@ -156,36 +139,23 @@ def test_db_wait_gives_up_after_its_bound_without_showing_the_password() -> None
 
 def test_db_wait_keeps_trying_until_the_database_appears(tmp_path: Path) -> None:
     """A database created while `db wait` polls is found before the bound."""
-    from tests.fixtures.services import create_pg_database, drop_pg_database
-
     url = create_pg_database()
     name = url.rsplit("/", 1)[1]
     drop_pg_database(url)  # a name that does not exist yet
-    waiting = subprocess.Popen(
-        [sys.executable, "-m", "ailawyer", "db", "wait", "--timeout", "30"],
-        env=process_env(DATABASE_URL=url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        time.sleep(4)
-        assert waiting.poll() is None, waiting.communicate()
-        recreate(name)
-        out, err = waiting.communicate(timeout=30)
-        assert waiting.returncode == 0, err
-        assert "is up" in out
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(ailawyer, "db", "wait", "--timeout", "30", DATABASE_URL=url)
+            time.sleep(4)
+            assert not waiting.done(), waiting.result()
+            recreate(name)
+            result = waiting.result(timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert "is up" in result.stdout
     finally:
-        if waiting.poll() is None:
-            waiting.kill()
         drop_pg_database(url)
 
 
 def recreate(name: str) -> None:
-    import asyncpg
-
-    from tests.fixtures.services import PG_ADMIN_URL
-
     async def create() -> None:
         conn = await asyncpg.connect(PG_ADMIN_URL)
         try:

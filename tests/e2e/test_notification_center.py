@@ -15,7 +15,7 @@ from ailawyer.db.models import Notification, Role
 from ailawyer.queues.definitions import test_queue
 from ailawyer.queues.payloads import TestJobData
 from ailawyer.queues.producer import QueueProducer
-from tests.e2e.conftest import START_TIMEOUT_S, Stack, log_in
+from tests.e2e.support import Stack, log_in
 from tests.fixtures.live_app import make_user
 from tests.fixtures.retryable_queue import heal, retryable_queue
 
@@ -125,7 +125,7 @@ async def test_what_was_missed_while_disconnected_arrives_on_reconnect(
         while await _persisted(db, user.id) == 0:
             await asyncio.sleep(0.1)
     app.start()
-    app.wait_ready(START_TIMEOUT_S)
+    app.wait_ready()
 
     await expect(status).to_have_text("Live verbunden", timeout=LIVE_TIMEOUT_MS)
     await expect(items(page, "Vorgang abgeschlossen")).to_have_count(1)

@@ -11,10 +11,11 @@ from redis.asyncio import Redis
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
-from ailawyer.queues.definitions import test_queue
+from ailawyer.queues.definitions import ALL_QUEUES, test_queue
 from ailawyer.queues.payloads import TestJobData
 from ailawyer.queues.producer import QueueProducer
-from tests.e2e.conftest import Stack, log_in
+from tests.e2e.support import Stack, log_in
+from tests.fixtures import retryable_queue as retryable_module
 from tests.fixtures.bullmq_state import redis_counts
 from tests.fixtures.live_app import make_user
 from tests.fixtures.retryable_queue import FAILURE_MESSAGE, heal, retryable_queue
@@ -63,7 +64,7 @@ async def test_admin_inspects_retries_and_cleans(
     page = await browser.new_page()
     await log_in(page, stack.url, admin.email, "/admin/queues")
     # Every count on screen is what Redis holds.
-    for queue in ("test", "retryable"):
+    for queue in (spec.name for spec in (*ALL_QUEUES, *retryable_module.QUEUES)):
         for state, number in (await redis_counts(redis_client, prefix, queue)).items():
             await expect(cell(page, queue, state)).to_have_text(str(number))
     await expect(cell(page, "test", "completed")).to_have_text("2")

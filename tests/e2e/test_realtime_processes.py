@@ -13,7 +13,7 @@ from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from ailawyer.deployment import Deployment
 from ailawyer.realtime.emitter import SocketEmitter
-from tests.e2e.conftest import Stack
+from tests.e2e.support import Stack
 from tests.fixtures.live_app import login, make_user
 from tests.fixtures.services import REDIS_URL
 from tests.fixtures.sockets import SENTINEL_EVENT, Recorder

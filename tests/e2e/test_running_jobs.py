@@ -3,8 +3,6 @@ notification, and a long job is cancelled from the page."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +11,11 @@ from playwright.async_api import Browser, expect
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.queues.registry import load_queues
-from ailawyer.redis import get_queue_connection
-from tests.e2e.conftest import START_TIMEOUT_S, log_in
-from tests.fixtures.live_app import AUTH_SECRET, make_user
-from tests.fixtures.platform_queues import MODULE, WorkData, waits_async_queue
-from tests.fixtures.processes import AppProcess, ChildProcess, start_app, start_worker
-from tests.fixtures.services import REDIS_URL
+from tests.e2e.support import Stack, log_in
+from tests.fixtures import platform_queues
+from tests.fixtures.live_app import make_user
+from tests.fixtures.platform_queues import WorkData, waits_async_queue
+from tests.fixtures.processes import START_TIMEOUT_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,52 +37,21 @@ RECORD = """() => {
 }"""
 
 
-@pytest.fixture
-def running_stack(db: Database, pg_url: str, prefix: str, tmp_path: Path) -> Iterator[AppProcess]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("WORKER_", "LOG_", "BULLMQ_", "SHUTDOWN_"))
-    }
-    env.update(
-        APP_ENV="test",
-        AUTH_SECRET=AUTH_SECRET,
-        DATABASE_URL=pg_url,
-        REDIS_URL=REDIS_URL,
-        BULLMQ_PREFIX=prefix,
-        WORKER_EXTRA_QUEUES=MODULE,
-        LOGIN_RATE_LIMIT="10000",
-    )
-    started: list[ChildProcess] = []
-    try:
-        started.append(start_worker(env, tmp_path / "logs"))
-        app = start_app(env, tmp_path / "logs")
-        started.append(app)
-        yield app
-    finally:
-        for child in started:
-            child.stop()
-
-
-@pytest.fixture
-async def jobs(prefix: str) -> AsyncIterator[QueueProducer]:
-    connection = get_queue_connection(REDIS_URL)
-    producer = QueueProducer(connection, load_queues([MODULE]), prefix=prefix)
-    yield producer
-    await producer.close()
-    await connection.aclose()
+@pytest.fixture(scope="module")
+def extra_queue_modules() -> tuple[str, ...]:
+    return (platform_queues.MODULE,)
 
 
 async def test_running_jobs_show_progress_and_can_be_cancelled(
-    running_stack: AppProcess,
+    stack: Stack,
     db: Database,
-    jobs: QueueProducer,
+    producer: QueueProducer,
     browser: Browser,
     artifacts: Path,
 ) -> None:
     admin = await make_user(db, Role.ADMIN, name="Anna Admin")
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
-    await log_in(page, running_stack.url, admin.email, "/benachrichtigungen")
+    await log_in(page, stack.url, admin.email, "/benachrichtigungen")
     await expect(page.locator("#connection-status")).to_have_text(
         "Live verbunden", timeout=START_TIMEOUT_S * 1000
     )
@@ -113,7 +78,7 @@ async def test_running_jobs_show_progress_and_can_be_cancelled(
     assert seen.index("notification") > seen.index("100 Prozent"), seen
 
     # A long job of the user's, started elsewhere: it appears live, and is cancelled here.
-    await jobs.enqueue(waits_async_queue, WorkData(user_id=admin.id, seconds=60))
+    await producer.enqueue(waits_async_queue, WorkData(user_id=admin.id, seconds=60))
     long_row = section.locator("li", has_text=waits_async_queue.label)
     await expect(long_row).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
     await expect(long_row.get_by_role("progressbar")).to_have_attribute(

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
-from tests.e2e.conftest import Stack
+from tests.e2e.support import Stack
 from tests.fixtures.live_app import login, make_user
 
 # What Chromium sends in its handshake.

@@ -10,7 +10,9 @@ from ailawyer.db import migrate
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
 from ailawyer.security import verify_password
-from tests.integration.test_migrations import run_cli
+from tests.fixtures.processes import child_env, run_cli
+
+pytestmark = pytest.mark.slow
 
 
 async def users_in(url: str) -> list[User]:
@@ -43,7 +45,7 @@ def test_create_reads_password_from_stdin_and_hashes_it(database_url: str) -> No
         "--role",
         "anwalt",
         "--password-stdin",
-        database_url=database_url,
+        env=child_env(DATABASE_URL=database_url),
         stdin="correct horse\n",
     )
     assert result.returncode == 0, result.stderr
@@ -75,7 +77,7 @@ def test_refusals_exit_non_zero_with_one_line_and_write_nothing(
         "--role",
         "ADMIN",
         "--password-stdin",
-        database_url=database_url,
+        env=child_env(DATABASE_URL=database_url),
         stdin="password-1\n",
     )
     assert first.returncode == 0, first.stderr
@@ -86,7 +88,7 @@ def test_refusals_exit_non_zero_with_one_line_and_write_nothing(
         "--name",
         "Zweiter",
         "--password-stdin",
-        database_url=database_url,
+        env=child_env(DATABASE_URL=database_url),
         stdin="password-2\n",
     )
     assert result.returncode != 0

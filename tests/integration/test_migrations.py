@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +13,9 @@ from sqlalchemy.engine import Connection
 from ailawyer.db import migrate
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification, User
+from tests.fixtures.processes import child_env, run_cli
 
 TABLES = {"users", "user_sessions", "akten", "akte_members", "notifications", "system_settings"}
-
-
-def run_cli(*args: str, database_url: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ailawyer", *args],
-        env={**os.environ, "DATABASE_URL": database_url},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def schema(connection: Connection) -> dict[str, Any]:
@@ -93,7 +79,7 @@ async def check_schema_and_cascade(url: str) -> None:
 
 @pytest.mark.slow
 def test_upgrade_on_empty_postgres(empty_pg_url: str) -> None:
-    result = run_cli("db", "upgrade", database_url=empty_pg_url)
+    result = run_cli("db", "upgrade", env=child_env(DATABASE_URL=empty_pg_url))
     assert result.returncode == 0, result.stderr
     asyncio.run(check_schema_and_cascade(empty_pg_url))
     migrate.check(empty_pg_url)  # raises if models and migrations disagree
@@ -102,7 +88,7 @@ def test_upgrade_on_empty_postgres(empty_pg_url: str) -> None:
 @pytest.mark.slow
 def test_upgrade_on_new_sqlite_file(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sub' / 'new.db'}"
-    result = run_cli("db", "upgrade", database_url=url)
+    result = run_cli("db", "upgrade", env=child_env(DATABASE_URL=url))
     assert result.returncode == 0, result.stderr
     asyncio.run(check_schema_and_cascade(url))
     migrate.check(url)

@@ -19,8 +19,8 @@ from redis.exceptions import RedisError
 
 from ailawyer.queues.options import job_options
 from ailawyer.queues.producer import new_job_id
+from tests.fixtures.processes import START_TIMEOUT_S, ChildProcess, Processes
 from tests.fixtures.services import RedisServer
-from tests.fixtures.workers import START_TIMEOUT_S, WorkerFactory, WorkerProcess
 from tests.reliability.soak_queue import SoakJobData, soak_queue
 from tests.reliability.support import env_int
 
@@ -158,34 +158,32 @@ class Soak:
 
     def __init__(
         self,
-        factory: WorkerFactory,
+        processes: Processes,
         broker: Broker,
         redis: RedisServer,
-        env: dict[str, str],
         database_url: str,
     ) -> None:
-        self.factory = factory
+        self.processes = processes
         self.database_url = database_url
         self.broker = broker
         self.redis = redis
-        self.env = env
-        self.slots: list[WorkerProcess] = []
+        self.slots: list[ChildProcess] = []
         self.faults: list[FaultRecord] = []
-        self.redis_restarts: list[tuple[float, list[WorkerProcess]]] = []
+        self.redis_restarts: list[tuple[float, list[ChildProcess]]] = []
         self._next_slot = 0
         self.rounds = 0
 
     async def start(self) -> None:
-        self.slots = list(await asyncio.gather(*(self.factory(**self.env) for _ in range(WORKERS))))
+        self.slots = list(await asyncio.gather(*(self.processes.worker() for _ in range(WORKERS))))
 
-    async def _busy(self, worker: WorkerProcess) -> None:
+    async def _busy(self, worker: ChildProcess) -> None:
         """Started and has completed a job: connected and taking work.
 
         A plain text search: the log of a long run is too big to parse every poll.
         """
         deadline = time.monotonic() + START_TIMEOUT_S + 60
         while '"job.completed"' not in worker.output():
-            assert worker.process.poll() is None, f"worker {worker.pid} exited:\n{worker.output()}"
+            assert worker.running, f"worker {worker.pid} exited:\n{worker.output()}"
             assert time.monotonic() < deadline, f"worker {worker.pid} took no job"
             await asyncio.sleep(0.2)
 
@@ -228,7 +226,7 @@ class Soak:
         else:
             worker.send(signal.SIGTERM)
             record.exit_code = await worker.wait_exit(timeout=SHUTDOWN_S + 10)
-        self.slots[index] = self.factory.spawn(**self.env)
+        self.slots[index] = self.processes.launch_worker()
         await self._settle(record)
         return record
 
@@ -267,7 +265,7 @@ class Soak:
         finally:
             await self.broker.client.execute_command("CLIENT", "UNPAUSE")
             await conn.close()
-        self.slots[index] = self.factory.spawn(**self.env)
+        self.slots[index] = self.processes.launch_worker()
         await self._settle(record)
         return record
 
@@ -315,14 +313,14 @@ class Soak:
 
     async def stop(self) -> list[int]:
         for worker in self.slots:
-            if worker.process.poll() is None:
+            if worker.running:
                 worker.send(signal.SIGTERM)
         return [await worker.wait_exit(timeout=SHUTDOWN_S + 10) for worker in self.slots]
 
 
-def count_lines(factory: WorkerFactory, marker: str) -> int:
+def count_lines(processes: Processes, marker: str) -> int:
     """Log lines of every worker process of the run that contain `marker`."""
-    return sum(worker.output().count(marker) for worker in factory.started)
+    return sum(worker.output().count(marker) for worker in processes.started)
 
 
 async def side_effects(url: str) -> dict[str, Any]:

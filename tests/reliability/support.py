@@ -1,13 +1,21 @@
-"""What the reliability tests share: sizes from the environment, log scanning."""
+"""What the reliability tests share: sizes from the environment, log scanning for
+secrets, and sessions of real logins sent by hand."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
+
+from ailawyer.services.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from tests.fixtures.live_app import PASSWORD
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def env_int(name: str, default: int) -> int:
@@ -44,18 +52,56 @@ def assert_no_secrets(files: Iterable[Path], secrets: dict[str, str]) -> int:
     return read
 
 
-def json_lines(path: Path) -> list[dict[str, Any]]:
-    found = []
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            item = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            found.append(item)
-    return found
-
-
 def line_time(line: dict[str, Any]) -> float:
     """A JSON log line's `timestamp` as epoch seconds."""
     return datetime.fromisoformat(str(line["timestamp"]).replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class SecretWatch:
+    """Every secret value a test handles; `check()` scans its processes' logs."""
+
+    directory: Path
+    values: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, value: str | None) -> None:
+        if value:
+            self.values[f"{name} #{len(self.values) + 1}"] = value
+
+    def check(self) -> int:
+        return assert_no_secrets(log_files(self.directory), self.values)
+
+
+@dataclass
+class Session:
+    """A client's credentials, sent by hand: Secure cookies over plain http."""
+
+    session: str | None = None
+    csrf: str | None = None
+    # False: a logged-in client that leaves out X-CSRF-Token.
+    send_csrf: bool = True
+
+    def headers(self, method: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        cookies = []
+        if self.session:
+            cookies.append(f"{SESSION_COOKIE}={self.session}")
+        if self.csrf:
+            cookies.append(f"{CSRF_COOKIE}={self.csrf}")
+        if cookies:
+            found["Cookie"] = "; ".join(cookies)
+        if self.csrf and self.send_csrf and method.upper() not in SAFE_METHODS:
+            found[CSRF_HEADER] = self.csrf
+        return found
+
+
+async def log_in(
+    client: httpx.AsyncClient, email: str, watch: SecretWatch, password: str = PASSWORD
+) -> Session:
+    response = await client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    session = Session(response.cookies[SESSION_COOKIE], response.json()["csrfToken"])
+    assert response.cookies[CSRF_COOKIE] == session.csrf
+    watch.add("session cookie", session.session)
+    watch.add("CSRF token", session.csrf)
+    return session

@@ -45,13 +45,12 @@ from ailawyer.db.engine import Database
 from ailawyer.db.models import Role, User, UserSession
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.redis import get_queue_connection
 from ailawyer.services.auth import cookie_value
 from ailawyer.services.notifications import NotificationDraft, persist_notifications
 from tests.fixtures.live_app import PASSWORD, make_user
-from tests.fixtures.services import REDIS_URL
+from tests.fixtures.processes import Processes
 from tests.fixtures.sockets import Recorder
-from tests.reliability.conftest import SecretWatch, Session, StartApp, log_in
+from tests.reliability.support import SecretWatch, Session, log_in
 
 CALLERS = (
     "anonymous",
@@ -193,15 +192,6 @@ class World:
         return None
 
 
-@pytest.fixture
-async def producer(prefix: str) -> AsyncIterator[QueueProducer]:
-    connection = get_queue_connection(REDIS_URL)
-    made = QueueProducer(connection, (test_queue,), prefix=prefix)
-    yield made
-    await made.close()
-    await connection.aclose()
-
-
 async def socket_status(url: str, who: Session) -> int:
     recorder = Recorder()
     cookie = who.headers("GET").get("Cookie")
@@ -216,13 +206,12 @@ async def socket_status(url: str, who: Session) -> int:
 
 @pytest.mark.slow
 async def test_authorization_matrix(
-    start_app: StartApp,
+    processes: Processes,
     db: Database,
     producer: QueueProducer,
-    app_env: dict[str, str],
     watch: SecretWatch,
 ) -> None:
-    app = start_app()
+    app = processes.serve()
     users: dict[str, User] = {
         "user": await make_user(db, Role.ANWALT),
         "other": await make_user(db, Role.SACHBEARBEITER),
@@ -292,8 +281,8 @@ async def test_authorization_matrix(
 
 
 @pytest.fixture
-async def anonymous_client(start_app: StartApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with start_app().client() as client:
+async def anonymous_client(processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
+    async with processes.serve().client() as client:
         yield client
 
 

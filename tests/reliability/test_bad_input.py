@@ -20,8 +20,8 @@ from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from tests.fixtures.live_app import make_user
-from tests.fixtures.processes import AppProcess
-from tests.reliability.conftest import SecretWatch, Session, StartApp, log_in
+from tests.fixtures.processes import ChildProcess, Processes
+from tests.reliability.support import SecretWatch, Session, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def error_problem(response: httpx.Response) -> str | None:
     return f"echoes {echoed}" if echoed else None
 
 
-async def raw_request(app: AppProcess, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+async def raw_request(app: ChildProcess, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
     """One HTTP/1.1 request over a plain socket; returns status and response body."""
     reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
     try:
@@ -79,9 +79,9 @@ async def raw_request(app: AppProcess, head: bytes, body: bytes = b"") -> tuple[
 
 
 async def test_oversized_bodies_are_refused_before_they_are_read(
-    start_app: StartApp, db: Database, watch: SecretWatch
+    processes: Processes, db: Database, watch: SecretWatch
 ) -> None:
-    app = start_app(MAX_BODY_BYTES=str(LIMIT))
+    app = processes.serve(MAX_BODY_BYTES=str(LIMIT))
     admin = await make_user(db, Role.ADMIN)
     async with app.client() as client:
         as_admin = await log_in(client, admin.email, watch)
@@ -143,9 +143,9 @@ async def test_oversized_bodies_are_refused_before_they_are_read(
 
 
 async def test_malformed_bodies_ids_and_parameters_get_4xx_json(
-    start_app: StartApp, db: Database, watch: SecretWatch
+    processes: Processes, db: Database, watch: SecretWatch
 ) -> None:
-    app = start_app(MAX_BODY_BYTES=str(LIMIT))
+    app = processes.serve(MAX_BODY_BYTES=str(LIMIT))
     admin = await make_user(db, Role.ADMIN)
     lawyer = await make_user(db, Role.ANWALT)
     async with app.client() as client:

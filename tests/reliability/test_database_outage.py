@@ -9,11 +9,8 @@ and start it; it has a password, which must never reach a log line.
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -26,12 +23,10 @@ from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.redis import get_queue_connection
 from ailawyer.services.users import create_user
 from tests.fixtures.pg_cluster import PostgresCluster
-from tests.fixtures.processes import AppProcess, start_app
-from tests.fixtures.services import REDIS_URL
-from tests.fixtures.workers import WorkerFactory, wait_until
+from tests.fixtures.processes import FAST_WORKER, ChildProcess, Processes
+from tests.fixtures.waiting import eventually
 from tests.reliability.support import assert_no_secrets, log_files
 
 pytestmark = pytest.mark.slow
@@ -57,6 +52,12 @@ def cluster_db(cluster: PostgresCluster) -> str:
 
 
 @pytest.fixture
+def process_env(process_env: dict[str, str], cluster_db: str) -> dict[str, str]:
+    """App and worker on the private cluster; the worker recovers within seconds."""
+    return {**process_env, **FAST_WORKER, "DATABASE_URL": cluster_db}
+
+
+@pytest.fixture
 async def owner_id(cluster_db: str) -> str:
     database = Database(cluster_db, pool_size=1)
     try:
@@ -73,16 +74,7 @@ async def owner_id(cluster_db: str) -> str:
     return user.id
 
 
-@pytest.fixture
-async def producer(prefix: str) -> AsyncIterator[QueueProducer]:
-    connection = get_queue_connection(REDIS_URL)
-    made = QueueProducer(connection, (test_queue,), prefix=prefix)
-    yield made
-    await made.close()
-    await connection.aclose()
-
-
-async def health(app: AppProcess) -> tuple[int, dict[str, Any], float]:
+async def health(app: ChildProcess) -> tuple[int, dict[str, Any], float]:
     started = time.monotonic()
     async with app.client() as client:
         response = await client.get("/api/health")
@@ -121,28 +113,19 @@ async def test_database_outage_fails_attempts_and_loses_no_notification(
     cluster_db: str,
     owner_id: str,
     producer: QueueProducer,
-    prefix: str,
-    tmp_path: Path,
+    processes: Processes,
 ) -> None:
-    auth_secret = secrets.token_hex(32)
-    env = {"AUTH_SECRET": auth_secret, "HEALTH_CHECK_TIMEOUT_MS": "1000"}
-    factory = WorkerFactory(prefix=prefix, database_url=cluster_db, directory=tmp_path / "workers")
-    app_env = {
-        **factory.env(**env),
-        "LOG_FILE_PATH": str(tmp_path / "app-logs"),
-        "WORKER_EXTRA_QUEUES": "",
-    }
-    worker_started = asyncio.ensure_future(factory(**env))
-    app = await asyncio.to_thread(start_app, app_env, tmp_path / "app-out")
+    worker = processes.launch_worker()
+    app = processes.serve()
     try:
-        worker = await worker_started
-        await wait_until(lambda: _healthy(app), timeout=15)
+        worker.wait_ready()
+        await eventually(lambda: _healthy(app), timeout=15)
 
         before = [
             (await producer.enqueue(test_queue, TestJobData(user_id=owner_id, message="vorher"))).id
             for _ in range(3)
         ]
-        await wait_until(lambda: _all_in(producer, before, "completed"), timeout=15)
+        await eventually(lambda: _all_in(producer, before, "completed"), timeout=15)
 
         # -- the outage ----------------------------------------------------------
         cluster.stop("fast")
@@ -179,14 +162,13 @@ async def test_database_outage_fails_attempts_and_loses_no_notification(
 
         # -- recovery -------------------------------------------------------------
         cluster.start()
-        await wait_until(lambda: _healthy(app), timeout=15)
+        await eventually(lambda: _healthy(app), timeout=15)
         for job in await jobs(producer, during):
             await job.promote()  # instead of waiting 60 s
-        await wait_until(lambda: _all_in(producer, during, "completed"), timeout=20)
+        await eventually(lambda: _all_in(producer, during, "completed"), timeout=20)
         finished = {job.id: job for job in await jobs(producer, during + before)}
     finally:
-        app.stop()
-        factory.close()
+        processes.close()
 
     notes = await completion_notes(cluster_db)
     assert set(notes) == set(during + before)
@@ -197,12 +179,15 @@ async def test_database_outage_fails_attempts_and_loses_no_notification(
     assert all(finished[job_id].attemptsMade == len(BACKOFF_MS) + 1 for job_id in during)
 
     assert_no_secrets(
-        log_files(tmp_path / "workers", tmp_path / "app-out", tmp_path / "app-logs"),
-        {"AUTH_SECRET": auth_secret, "PostgreSQL password": cluster.password},
+        log_files(processes.directory),
+        {
+            "AUTH_SECRET": processes.settings["AUTH_SECRET"],
+            "PostgreSQL password": cluster.password,
+        },
     )
 
 
-async def _healthy(app: AppProcess) -> bool:
+async def _healthy(app: ChildProcess) -> bool:
     try:
         status, body, _ = await health(app)
     except httpx.HTTPError:
@@ -218,7 +203,7 @@ async def _settled(producer: QueueProducer, ids: list[str], timeout: float) -> d
         seen = await states(producer, ids)
         return None if busy & set(seen.values()) else seen
 
-    found: dict[str, str] = await wait_until(settled, timeout)
+    found: dict[str, str] = await eventually(settled, timeout)
     return found
 
 

@@ -15,11 +15,7 @@ crossed event would have arrived before it.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -30,10 +26,10 @@ from ailawyer.deployment import Deployment
 from ailawyer.realtime.emitter import SocketEmitter
 from ailawyer.services.settings import change_message
 from tests.fixtures.live_app import login, make_user
-from tests.fixtures.processes import AppProcess, ChildProcess, start_app, start_worker
+from tests.fixtures.processes import ChildProcess, Processes
 from tests.fixtures.services import RedisServer
 from tests.fixtures.sockets import SENTINEL_EVENT, Recorder
-from tests.fixtures.workers import wait_until
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -42,72 +38,37 @@ pytestmark = pytest.mark.slow
 class Side:
     deployment: Deployment
     redis_url: str
-    app: AppProcess
-
-
-def json_lines(process: ChildProcess) -> list[dict[str, Any]]:
-    found = []
-    for raw in process.output().splitlines():
-        try:
-            item = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            found.append(item)
-    return found
+    app: ChildProcess
 
 
 def applied(process: ChildProcess, value: str) -> int:
     """How often the process applied `log.level=value` (once at start, from the database)."""
-    return sum(
-        line.get("message") == "settings.applied" and line.get("value") == value
-        for line in json_lines(process)
-    )
+    return len(process.find("settings.applied", value=value))
 
 
 @pytest.fixture(params=["two-databases", "two-prefixes"])
-def pair(
+async def pair(
     request: pytest.FixtureRequest,
     redis_server: RedisServer,
-    db: Database,
-    pg_url: str,
+    processes: Processes,
     prefix: str,
-    tmp_path: Path,
-) -> Iterator[tuple[Side, Side, ChildProcess]]:
-    """Deployment A (app and worker) and B (app only) on one private redis-server."""
+) -> tuple[Side, Side, ChildProcess]:
+    """Deployment A (app and worker) and B (app only) on one private redis-server,
+    in production mode (JSON log lines), sharing one PostgreSQL database."""
     base = f"redis://127.0.0.1:{redis_server.port}"
     if request.param == "two-databases":
         scopes = [(f"{base}/1", prefix), (f"{base}/2", prefix)]
     else:
         scopes = [(f"{base}/1", f"{prefix}a"), (f"{base}/1", f"{prefix}b")]
-    started: list[ChildProcess] = []
-    try:
-        sides = []
-        worker: ChildProcess | None = None
-        for index, (url, scope_prefix) in enumerate(scopes):
-            env = {
-                "APP_ENV": "production",
-                "AUTH_SECRET": "d" * 64,
-                "LOG_LEVEL": "info",
-                "LOG_FILE_PATH": str(tmp_path / f"files-{index}"),
-                "DATABASE_URL": pg_url,
-                "REDIS_URL": url,
-                "BULLMQ_PREFIX": scope_prefix,
-                "LOGIN_RATE_LIMIT": "10000",
-                "HEALTH_CHECK_TIMEOUT_MS": "1000",
-                "WORKER_HEARTBEAT_TTL": "3",
-            }
-            if index == 0:
-                worker = start_worker(env, tmp_path / "logs")
-                started.append(worker)
-            app = start_app(env, tmp_path / "logs")
-            started.append(app)
-            sides.append(Side(Deployment.of(url, scope_prefix), url, app))
-        assert worker is not None
-        yield sides[0], sides[1], worker
-    finally:
-        for child in started:
-            child.stop()
+    (url_a, prefix_a), (url_b, prefix_b) = scopes
+    worker = await processes.worker(
+        REDIS_URL=url_a, BULLMQ_PREFIX=prefix_a, WORKER_HEARTBEAT_TTL="3"
+    )
+    sides = [
+        Side(Deployment.of(url, scope), url, processes.serve(REDIS_URL=url, BULLMQ_PREFIX=scope))
+        for url, scope in ((url_a, prefix_a), (url_b, prefix_b))
+    ]
+    return sides[0], sides[1], worker
 
 
 async def test_deployments_on_one_redis_server_do_not_hear_each_other(
@@ -150,12 +111,12 @@ async def test_deployments_on_one_redis_server_do_not_hear_each_other(
         # Settings: A's change reaches A's worker, and not B's app.
         changed = await on_a.http.put("/api/settings/log.level", json={"value": "debug"})
         assert changed.status_code == 200, changed.text
-        assert await wait_until(lambda: applied(worker_a, "debug"), timeout=10)
-        assert await wait_until(lambda: applied(a.app, "debug"), timeout=10)
+        assert await eventually(lambda: applied(worker_a, "debug"), timeout=10)
+        assert await eventually(lambda: applied(a.app, "debug"), timeout=10)
         # The sentinel: a change on B's own channel (logged at info, so `info`).
         before = applied(b.app, "info")
         await redis_b.publish(b.deployment.settings_channel, change_message("log.level", "info"))
-        assert await wait_until(lambda: applied(b.app, "info") > before, timeout=10)
+        assert await eventually(lambda: applied(b.app, "info") > before, timeout=10)
         assert applied(b.app, "debug") == 0
     finally:
         for client in (client_a, client_b):

@@ -20,9 +20,8 @@ import pytest
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from tests.fixtures.live_app import make_user
-from tests.fixtures.processes import launch_worker, wait_worker_started
-from tests.reliability.conftest import SecretWatch, StartApp, log_in
-from tests.reliability.support import env_int, json_lines
+from tests.fixtures.processes import Processes, json_lines
+from tests.reliability.support import SecretWatch, env_int, log_in
 
 EXAMPLES = env_int("FUZZ_EXAMPLES", 100)
 MAX_TIME_S = env_int("FUZZ_MAX_TIME_S", 90)
@@ -32,16 +31,15 @@ SEED = env_int("FUZZ_SEED", 20241129)
 @pytest.mark.slow
 @pytest.mark.timeout(MAX_TIME_S + 180)
 async def test_fuzzing_finds_no_server_error(
-    start_app: StartApp,
+    processes: Processes,
     db: Database,
-    app_env: dict[str, str],
     watch: SecretWatch,
     tmp_path: Path,
 ) -> None:
-    worker = launch_worker(app_env, tmp_path / "logs")
+    worker = processes.launch_worker()
     try:
-        app = start_app()
-        wait_worker_started(worker)
+        app = processes.serve()
+        worker.wait_ready()
         admin = await make_user(db, Role.ADMIN)
         async with app.client() as client:
             session = await log_in(client, admin.email, watch)

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.conftest import SecretWatch, StartApp
-from tests.reliability.support import json_lines
+from tests.fixtures.processes import Processes, json_lines
+from tests.reliability.support import SecretWatch
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +57,9 @@ async def open_session(client: httpx.AsyncClient) -> str:
 
 
 async def test_oversized_polling_posts_are_answered_at_once_and_freed(
-    start_app: StartApp, watch: SecretWatch
+    processes: Processes, watch: SecretWatch
 ) -> None:
-    app = start_app()
+    app = processes.serve()
     assert app.process is not None
     pid = app.process.pid
     rng = random.Random(4711)

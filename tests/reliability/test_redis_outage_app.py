@@ -19,10 +19,11 @@ from ailawyer.queues.producer import QueueProducer
 from ailawyer.realtime.emitter import SocketEmitter
 from ailawyer.redis import get_queue_connection
 from tests.fixtures.live_app import make_user
+from tests.fixtures.processes import Processes
 from tests.fixtures.services import RedisServer
 from tests.fixtures.sockets import Recorder
-from tests.fixtures.workers import wait_until
-from tests.reliability.conftest import SecretWatch, Session, StartApp, log_in
+from tests.fixtures.waiting import eventually
+from tests.reliability.support import SecretWatch, Session, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -44,13 +45,13 @@ async def enqueue_waiting_job(redis_url: str, prefix: str, user_id: str) -> str:
 
 
 async def test_redis_outage_gives_quick_503s_and_the_app_recovers_by_itself(
-    start_app: StartApp, db: Database, prefix: str, tmp_path: Path, watch: SecretWatch
+    processes: Processes, db: Database, prefix: str, tmp_path: Path, watch: SecretWatch
 ) -> None:
     redis = RedisServer(tmp_path / "redis", password=secrets.token_urlsafe(18)).start()
     watch.add("Redis password", redis.password)
     recorder = Recorder()
     try:
-        app = start_app(REDIS_URL=redis.url)
+        app = processes.serve(REDIS_URL=redis.url)
         admin = await make_user(db, Role.ADMIN)
         lawyer = await make_user(db, Role.ANWALT)
         job_id = await enqueue_waiting_job(redis.url, prefix, lawyer.id)
@@ -106,7 +107,7 @@ async def test_redis_outage_gives_quick_503s_and_the_app_recovers_by_itself(
                 status, _, _ = await call("POST", "/api/admin/test-job", as_admin)
                 return status == 201
 
-            await wait_until(enqueue_works, timeout=RECOVERY_S, interval=0.25)
+            await eventually(enqueue_works, timeout=RECOVERY_S, interval=0.25)
             # The job is gone with Redis' data: the retry finds nothing now.
             for method, path, who, ok in needs_redis:
                 expected = 404 if job_id in path else ok
@@ -123,7 +124,7 @@ async def test_redis_outage_gives_quick_503s_and_the_app_recovers_by_itself(
                     await emitter.to_user(lawyer.id, "notification", {"probe": True})
                     return bool(recorder.events("notification"))
 
-                await wait_until(delivered, timeout=RECOVERY_S, interval=0.5)
+                await eventually(delivered, timeout=RECOVERY_S, interval=0.5)
             finally:
                 await emitter.close()
         app.stop()

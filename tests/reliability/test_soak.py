@@ -39,8 +39,8 @@ from ailawyer.db import migrate
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from ailawyer.services.users import create_user
+from tests.fixtures.processes import FAST_WORKER, Processes
 from tests.fixtures.services import RedisServer, create_pg_database, drop_pg_database
-from tests.fixtures.workers import WorkerFactory
 from tests.reliability.soak_queue import MODULE, SCHEMA
 from tests.reliability.soak_rig import (
     CONCURRENCY,
@@ -90,6 +90,29 @@ def soak_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def extra_queue_modules() -> tuple[str, ...]:
+    return (MODULE,)
+
+
+@pytest.fixture
+def process_env(
+    process_env: dict[str, str], soak_db: str, soak_redis: RedisServer
+) -> dict[str, str]:
+    """Workers on the soak's own database and Redis, with the soak's sizes."""
+    return {
+        **process_env,
+        **FAST_WORKER,
+        "DATABASE_URL": soak_db,
+        "REDIS_URL": soak_redis.url,
+        "WORKER_CONCURRENCY": str(CONCURRENCY),
+        "WORKER_LOCK_DURATION_MS": str(LOCK_MS),
+        "WORKER_STALLED_INTERVAL_MS": str(STALLED_MS),
+        "SHUTDOWN_TIMEOUT": str(SHUTDOWN_S),
+        "SOAK_WORK_MS": str(WORK_MS),
+    }
+
+
 @pytest.fixture
 async def owner_id(soak_db: str) -> AsyncIterator[str]:
     database = Database(soak_db, pool_size=1)
@@ -103,22 +126,10 @@ async def owner_id(soak_db: str) -> AsyncIterator[str]:
 
 @pytest.mark.timeout(TIMEOUT_S + 180)
 async def test_soak_with_faults_loses_nothing_and_duplicates_nothing(
-    soak_db: str, soak_redis: RedisServer, owner_id: str, prefix: str, tmp_path: Path
+    soak_db: str, soak_redis: RedisServer, owner_id: str, prefix: str, processes: Processes
 ) -> None:
-    auth_secret = secrets.token_hex(32)
-    env = {
-        "REDIS_URL": soak_redis.url,
-        "WORKER_EXTRA_QUEUES": MODULE,
-        "WORKER_CONCURRENCY": str(CONCURRENCY),
-        "WORKER_LOCK_DURATION_MS": str(LOCK_MS),
-        "WORKER_STALLED_INTERVAL_MS": str(STALLED_MS),
-        "SHUTDOWN_TIMEOUT": str(SHUTDOWN_S),
-        "SOAK_WORK_MS": str(WORK_MS),
-        "AUTH_SECRET": auth_secret,
-    }
-    factory = WorkerFactory(prefix=prefix, database_url=soak_db, directory=tmp_path / "workers")
     broker = Broker(soak_redis.url, prefix)
-    soak = Soak(factory, broker, soak_redis, env, soak_db)
+    soak = Soak(processes, broker, soak_redis, soak_db)
     started = time.monotonic()
     try:
         ids = await enqueue_all(soak_redis.url, prefix, owner_id)
@@ -134,7 +145,7 @@ async def test_soak_with_faults_loses_nothing_and_duplicates_nothing(
         }
     finally:
         await broker.close()
-        factory.close()
+        processes.close()
     found = await side_effects(soak_db)
 
     # The faults happened as planned and hit jobs in flight.
@@ -178,8 +189,8 @@ async def test_soak_with_faults_loses_nothing_and_duplicates_nothing(
         "fault_rounds": soak.rounds,
         "sigkills": len(kills),
         "jobs_recovered_as_stalled": sum(len(k.stalled) for k in kills),
-        "stalled_events": count_lines(factory, '"job.stalled"'),
-        "lock_renewal_failures": count_lines(factory, '"job.lock_renewal_failed"'),
+        "stalled_events": count_lines(processes, '"job.stalled"'),
+        "lock_renewal_failures": count_lines(processes, '"job.lock_renewal_failed"'),
         "re_executed_after_notification": found["rerun_after_commit"],
         "sigterms": len(terms),
         "redis_restarts": len(soak.redis_restarts),
@@ -202,6 +213,6 @@ async def test_soak_with_faults_loses_nothing_and_duplicates_nothing(
 
     assert soak_redis.password is not None
     assert_no_secrets(
-        log_files(tmp_path / "workers"),
-        {"AUTH_SECRET": auth_secret, "Redis password": soak_redis.password},
+        log_files(processes.directory),
+        {"AUTH_SECRET": processes.settings["AUTH_SECRET"], "Redis password": soak_redis.password},
     )

@@ -26,11 +26,10 @@ from ailawyer.deployment import Deployment
 from ailawyer.realtime.emitter import SocketEmitter
 from ailawyer.realtime.guard import ANONYMOUS_TIMEOUT_S
 from tests.fixtures.live_app import make_user
-from tests.fixtures.processes import AppProcess
+from tests.fixtures.processes import ChildProcess, Processes, json_lines
 from tests.fixtures.services import REDIS_URL
 from tests.fixtures.sockets import Recorder
-from tests.reliability.conftest import SecretWatch, StartApp, log_in
-from tests.reliability.support import json_lines
+from tests.reliability.support import SecretWatch, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +69,7 @@ async def next_event(ws: Any, name: str, data: Any, timeout: float = 10) -> None
 class SocketRig:
     """A running app, a logged-in user, a real client and a raw WebSocket of theirs."""
 
-    app: AppProcess
+    app: ChildProcess
     user_id: str
     cookie: str
     recorder: Recorder
@@ -80,9 +79,9 @@ class SocketRig:
 
 @pytest.fixture
 async def rig(
-    start_app: StartApp, db: Database, watch: SecretWatch, prefix: str
+    processes: Processes, db: Database, watch: SecretWatch, prefix: str
 ) -> AsyncIterator[SocketRig]:
-    app = start_app()
+    app = processes.serve()
     lawyer = await make_user(db, Role.ANWALT)
     async with app.client() as client:
         as_lawyer = await log_in(client, lawyer.email, watch)
@@ -200,12 +199,12 @@ async def anonymous_socket(url: str) -> tuple[aiohttp.ClientSession, Any]:
 
 
 async def test_junk_engineio_frames_are_one_warning_and_no_disconnect(
-    start_app: StartApp, watch: SecretWatch
+    processes: Processes, watch: SecretWatch
 ) -> None:
     """From an unauthenticated WebSocket: 50 frames of an unknown Engine.IO type and
     10 empty frames give one warning line, no error, and the connection stays up
     (it still answers the Socket.IO connect that follows: refused, no session)."""
-    app = start_app()
+    app = processes.serve()
     http, ws = await anonymous_socket(app.url)
     try:
         for _ in range(50):
@@ -229,9 +228,9 @@ async def test_junk_engineio_frames_are_one_warning_and_no_disconnect(
 
 
 async def test_junk_in_a_polling_payload_is_dropped_without_an_error(
-    start_app: StartApp, watch: SecretWatch
+    processes: Processes, watch: SecretWatch
 ) -> None:
-    app = start_app()
+    app = processes.serve()
     async with app.client() as client:
         opened = await client.get("/socket.io/?EIO=4&transport=polling")
         sid = json.loads(opened.text[1:])["sid"]
@@ -268,8 +267,8 @@ async def test_an_oversized_frame_ends_only_its_own_connection(
     assert output and [line for line in output if not line.startswith("{")] == []
 
 
-async def test_an_engineio_session_that_never_logs_in_is_closed(start_app: StartApp) -> None:
-    app = start_app()
+async def test_an_engineio_session_that_never_logs_in_is_closed(processes: Processes) -> None:
+    app = processes.serve()
     http, ws = await anonymous_socket(app.url)
     try:
         started = asyncio.get_running_loop().time()

@@ -61,6 +61,7 @@ def run_production(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[st
     )
 
 
+@pytest.mark.slow
 def test_production_lines_are_json_with_spec_keys_context_and_no_secrets(tmp_path: Path) -> None:
     result = run_production(tmp_path)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -87,6 +88,7 @@ def test_production_lines_are_json_with_spec_keys_context_and_no_secrets(tmp_pat
     ]
 
 
+@pytest.mark.slow
 def test_unwritable_log_path_warns_and_stdout_goes_on(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where a folder should be")
@@ -143,6 +145,7 @@ print("LOGGED", file=sys.stderr, flush=True)
 """
 
 
+@pytest.mark.slow
 def test_background_writer_drops_and_counts_lines_nobody_reads(tmp_path: Path) -> None:
     # stdout is a pipe nobody reads until the loop is over: the writer blocks,
     # the backlog reaches its bound, the rest is dropped and counted, not kept.

@@ -14,15 +14,13 @@ from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
 from tests.fixtures.live_app import PASSWORD, LoggedIn, login
-from tests.fixtures.processes import AppProcess
-from tests.fixtures.services import wait_until
-
-from .conftest import StartApp
+from tests.fixtures.processes import ChildProcess, Processes
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 
-async def test_login_sets_session_and_csrf_cookies(app_server: AppProcess, lawyer: User) -> None:
+async def test_login_sets_session_and_csrf_cookies(app_server: ChildProcess, lawyer: User) -> None:
     async with app_server.client() as client:
         response = await client.post(
             "/api/auth/login", json={"email": lawyer.email.upper(), "password": PASSWORD}
@@ -58,7 +56,7 @@ async def test_me_needs_a_session(anonymous: httpx.AsyncClient, as_lawyer: Logge
 
 
 async def test_forged_or_tampered_cookie_is_no_session(
-    app_server: AppProcess, as_lawyer: LoggedIn
+    app_server: ChildProcess, as_lawyer: LoggedIn
 ) -> None:
     token, _, signature = as_lawyer.cookies["session"].partition(".")
     for value in (f"{token}.{signature[:-2]}xx", f"{token}x.{signature}", token, "", "a" * 300):
@@ -69,7 +67,7 @@ async def test_forged_or_tampered_cookie_is_no_session(
 
 
 async def test_wrong_password_and_unknown_user_get_the_same_answer(
-    app_server: AppProcess, lawyer: User
+    app_server: ChildProcess, lawyer: User
 ) -> None:
     async def attempt(email: str) -> tuple[int, str, float]:
         async with app_server.client() as client:
@@ -112,7 +110,7 @@ async def test_state_changing_request_needs_the_csrf_header(as_lawyer: LoggedIn)
     assert ok.status_code == 200
 
 
-async def test_logout_revokes_the_session(app_server: AppProcess, as_lawyer: LoggedIn) -> None:
+async def test_logout_revokes_the_session(app_server: ChildProcess, as_lawyer: LoggedIn) -> None:
     response = await as_lawyer.http.post("/api/auth/logout")
     assert response.status_code == 200
     assert response.json() == {"success": True}
@@ -125,7 +123,7 @@ async def test_logout_revokes_the_session(app_server: AppProcess, as_lawyer: Log
 
 
 async def test_inactive_user_cannot_log_in_and_loses_sessions(
-    app_server: AppProcess, db: Database, lawyer: User
+    app_server: ChildProcess, db: Database, lawyer: User
 ) -> None:
     session = await login(app_server.url, lawyer)
     try:
@@ -142,17 +140,17 @@ async def test_inactive_user_cannot_log_in_and_loses_sessions(
     assert response.json() == {"error": messages.INVALID_LOGIN}
 
 
-def from_address(app: AppProcess, address: str) -> httpx.AsyncClient:
+def from_address(app: ChildProcess, address: str) -> httpx.AsyncClient:
     """A client whose connections come from `address` (any 127.x.y.z is loopback)."""
     transport = httpx.AsyncHTTPTransport(local_address=address)
     return httpx.AsyncClient(base_url=app.url, transport=transport, timeout=30, trust_env=False)
 
 
 async def test_an_attacker_locks_out_only_their_own_address(
-    app_factory: StartApp, lawyer: User
+    processes: Processes, lawyer: User
 ) -> None:
     # The counters live under the test's BULLMQ_PREFIX: other tests' logins do not count.
-    app = app_factory(LOGIN_RATE_LIMIT="3", LOGIN_RATE_WINDOW="120")
+    app = processes.serve(LOGIN_RATE_LIMIT="3", LOGIN_RATE_WINDOW="120")
     bad = {"email": lawyer.email, "password": "falsch-falsch"}
     good = {"email": lawyer.email, "password": PASSWORD}
     async with from_address(app, "127.0.0.2") as attacker, from_address(app, "127.0.0.1") as owner:
@@ -175,9 +173,9 @@ async def test_an_attacker_locks_out_only_their_own_address(
 
 
 async def test_the_per_account_ceiling_and_the_per_address_limit(
-    app_factory: StartApp, lawyer: User
+    processes: Processes, lawyer: User
 ) -> None:
-    app = app_factory(
+    app = processes.serve(
         LOGIN_RATE_LIMIT="2",
         LOGIN_ACCOUNT_LIMIT="4",
         LOGIN_ADDRESS_LIMIT="3",
@@ -206,9 +204,9 @@ async def test_the_per_account_ceiling_and_the_per_address_limit(
 
 
 async def test_parallel_wrong_passwords_cannot_outrun_the_limit(
-    app_factory: StartApp, lawyer: User
+    processes: Processes, lawyer: User
 ) -> None:
-    app = app_factory(LOGIN_RATE_LIMIT="5", LOGIN_RATE_WINDOW="120")
+    app = processes.serve(LOGIN_RATE_LIMIT="5", LOGIN_RATE_WINDOW="120")
     bad = {"email": lawyer.email, "password": "falsch-falsch"}
     async with from_address(app, "127.0.0.6") as client:
         answers = await asyncio.gather(

@@ -5,7 +5,7 @@ the `job:progress` event)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,68 +16,49 @@ from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification, User
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.queues.registry import load_queues
-from ailawyer.redis import get_queue_connection
+from tests.fixtures import platform_queues, retryable_queue
+from tests.fixtures.jobs import wait_for_state
 from tests.fixtures.live_app import LoggedIn, login
 from tests.fixtures.platform_queues import (
-    MODULE,
     WorkData,
     cpu_queue,
     waits_async_queue,
     waits_thread_queue,
 )
-from tests.fixtures.processes import AppProcess, ChildProcess, wait_worker_started
-from tests.fixtures.retryable_queue import MODULE as RETRYABLE
-from tests.fixtures.services import REDIS_URL
+from tests.fixtures.processes import ChildProcess
 from tests.fixtures.sockets import Recorder
-
-from .conftest import StartApp, wait_for_state
 
 pytestmark = pytest.mark.slow
 
-QUEUES = f"{RETRYABLE},{MODULE}"
+Stack = tuple[ChildProcess, ChildProcess]
+
+
+@pytest.fixture(scope="module")
+def extra_queue_modules() -> tuple[str, ...]:
+    return (retryable_queue.MODULE, platform_queues.MODULE)
 
 
 @pytest.fixture
-def stack(
-    worker_factory: Callable[..., ChildProcess], app_factory: StartApp
-) -> Iterator[tuple[AppProcess, ChildProcess]]:
-    worker = worker_factory(WORKER_EXTRA_QUEUES=QUEUES)
-    app = app_factory(WORKER_EXTRA_QUEUES=QUEUES)
-    yield app, wait_worker_started(worker)
+def stack(pipeline: Stack) -> Stack:
+    return pipeline
 
 
 @pytest.fixture
-async def jobs(prefix: str) -> AsyncIterator[QueueProducer]:
-    connection = get_queue_connection(REDIS_URL)
-    producer = QueueProducer(connection, load_queues([RETRYABLE, MODULE]), prefix=prefix)
-    yield producer
-    await producer.close()
-    await connection.aclose()
-
-
-@pytest.fixture
-async def owner_session(
-    stack: tuple[AppProcess, ChildProcess], lawyer: User
-) -> AsyncIterator[LoggedIn]:
+async def owner_session(stack: Stack, lawyer: User) -> AsyncIterator[LoggedIn]:
     session = await login(stack[0].url, lawyer)
     yield session
     await session.http.aclose()
 
 
 @pytest.fixture
-async def other_session(
-    stack: tuple[AppProcess, ChildProcess], other_lawyer: User
-) -> AsyncIterator[LoggedIn]:
+async def other_session(stack: Stack, other_lawyer: User) -> AsyncIterator[LoggedIn]:
     session = await login(stack[0].url, other_lawyer)
     yield session
     await session.http.aclose()
 
 
 @pytest.fixture
-async def admin_session(
-    stack: tuple[AppProcess, ChildProcess], admin: User
-) -> AsyncIterator[LoggedIn]:
+async def admin_session(stack: Stack, admin: User) -> AsyncIterator[LoggedIn]:
     session = await login(stack[0].url, admin)
     yield session
     await session.http.aclose()
@@ -94,14 +75,14 @@ async def cancelled_notifications(db: Database, user_id: str, job_id: str) -> li
 
 
 async def assert_cancelled(
-    jobs: QueueProducer, db: Database, queue: str, job_id: str, owner: User
+    producer: QueueProducer, db: Database, queue: str, job_id: str, owner: User
 ) -> None:
-    await wait_for_state(jobs, queue, job_id, "failed", 15)
-    job = await Job.fromId(jobs.queue(queue), job_id)
+    await wait_for_state(producer, queue, job_id, "failed", 15)
+    job = await Job.fromId(producer.queue(queue), job_id)
     assert job is not None
     assert job.failedReason == "Abgebrochen"
     await asyncio.sleep(0.5)  # nothing retries it
-    assert await jobs.queue(queue).getJobState(job_id) == "failed"
+    assert await producer.queue(queue).getJobState(job_id) == "failed"
 
     async def one() -> bool:
         return len(await cancelled_notifications(db, owner.id, job_id)) == 1
@@ -121,15 +102,15 @@ async def assert_cancelled(
 
 
 async def test_the_owner_cancels_an_active_async_job(
-    stack: tuple[AppProcess, ChildProcess],
-    jobs: QueueProducer,
+    stack: Stack,
+    producer: QueueProducer,
     db: Database,
     lawyer: User,
     owner_session: LoggedIn,
     other_session: LoggedIn,
 ) -> None:
-    enqueued = await jobs.enqueue(waits_async_queue, WorkData(user_id=lawyer.id, seconds=60))
-    await wait_for_state(jobs, waits_async_queue.name, enqueued.id, "active", 10)
+    enqueued = await producer.enqueue(waits_async_queue, WorkData(user_id=lawyer.id, seconds=60))
+    await wait_for_state(producer, waits_async_queue.name, enqueued.id, "active", 10)
 
     active = (await owner_session.http.get("/api/jobs/active")).json()["jobs"]
     assert [(j["jobId"], j["state"], j["label"]) for j in active] == [
@@ -143,7 +124,7 @@ async def test_the_owner_cancels_an_active_async_job(
     answer = await owner_session.http.post(f"/api/jobs/{enqueued.id}/cancel")
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"success": True, "jobId": enqueued.id, "queue": "waits-async"}
-    await assert_cancelled(jobs, db, waits_async_queue.name, enqueued.id, lawyer)
+    await assert_cancelled(producer, db, waits_async_queue.name, enqueued.id, lawyer)
 
     again = await owner_session.http.post(f"/api/jobs/{enqueued.id}/cancel")
     assert again.status_code == 400
@@ -152,15 +133,15 @@ async def test_the_owner_cancels_an_active_async_job(
 
 
 async def test_an_admin_cancels_a_process_job_and_its_child_is_killed(
-    stack: tuple[AppProcess, ChildProcess],
-    jobs: QueueProducer,
+    stack: Stack,
+    producer: QueueProducer,
     db: Database,
     lawyer: User,
     admin_session: LoggedIn,
     tmp_path: Path,
 ) -> None:
     pid_file = tmp_path / "cpu.pid"
-    enqueued = await jobs.enqueue(
+    enqueued = await producer.enqueue(
         cpu_queue, WorkData(user_id=lawyer.id, seconds=60, pid_file=str(pid_file))
     )
     for _ in range(600):
@@ -172,7 +153,7 @@ async def test_an_admin_cancels_a_process_job_and_its_child_is_killed(
     assert enqueued.id in {j["jobId"] for j in everyone}
     answer = await admin_session.http.post(f"/api/jobs/{enqueued.id}/cancel")
     assert answer.status_code == 200
-    await assert_cancelled(jobs, db, cpu_queue.name, enqueued.id, lawyer)
+    await assert_cancelled(producer, db, cpu_queue.name, enqueued.id, lawyer)
     for _ in range(100):
         if not Path(f"/proc/{child}").exists():
             break
@@ -181,33 +162,33 @@ async def test_an_admin_cancels_a_process_job_and_its_child_is_killed(
 
 
 async def test_a_thread_job_sees_ctx_cancelled(
-    stack: tuple[AppProcess, ChildProcess],
-    jobs: QueueProducer,
+    stack: Stack,
+    producer: QueueProducer,
     db: Database,
     lawyer: User,
     owner_session: LoggedIn,
 ) -> None:
-    enqueued = await jobs.enqueue(waits_thread_queue, WorkData(user_id=lawyer.id, seconds=60))
-    await wait_for_state(jobs, waits_thread_queue.name, enqueued.id, "active", 10)
+    enqueued = await producer.enqueue(waits_thread_queue, WorkData(user_id=lawyer.id, seconds=60))
+    await wait_for_state(producer, waits_thread_queue.name, enqueued.id, "active", 10)
     answer = await owner_session.http.post(f"/api/jobs/{enqueued.id}/cancel")
     assert answer.status_code == 200
-    await assert_cancelled(jobs, db, waits_thread_queue.name, enqueued.id, lawyer)
+    await assert_cancelled(producer, db, waits_thread_queue.name, enqueued.id, lawyer)
     worker = stack[1]
     assert worker.wait_for_output("thread.noticed_cancel", 10)
 
 
 async def test_a_waiting_job_is_cancelled_by_the_app_itself(
-    stack: tuple[AppProcess, ChildProcess],
-    jobs: QueueProducer,
+    stack: Stack,
+    producer: QueueProducer,
     db: Database,
     lawyer: User,
     owner_session: LoggedIn,
 ) -> None:
     # Delayed by a minute: no worker will see it before it is cancelled.
-    waiting = await jobs.enqueue(
+    waiting = await producer.enqueue(
         waits_async_queue, WorkData(user_id=lawyer.id, seconds=1), delay_ms=60_000
     )
-    deduped = await jobs.enqueue(
+    deduped = await producer.enqueue(
         waits_async_queue,
         WorkData(user_id=lawyer.id, seconds=1),
         dedupe_id="einmalig",
@@ -219,21 +200,21 @@ async def test_a_waiting_job_is_cancelled_by_the_app_itself(
         for job in (waiting, deduped):
             answer = await owner_session.http.post(f"/api/jobs/{job.id}/cancel")
             assert answer.status_code == 200
-            await assert_cancelled(jobs, db, waits_async_queue.name, job.id, lawyer)
+            await assert_cancelled(producer, db, waits_async_queue.name, job.id, lawyer)
         pushed = await client.wait_for("notification", count=2)
         assert {item["data"]["jobId"] for item in pushed} == {waiting.id, deduped.id}
         assert all(item["type"] == "job:cancelled" for item in pushed)
     finally:
         await client.close()
     # Its deduplication ended with it: the same id adds a job again.
-    again = await jobs.enqueue(
+    again = await producer.enqueue(
         waits_async_queue, WorkData(user_id=lawyer.id, seconds=0), dedupe_id="einmalig"
     )
     assert again.id != deduped.id
 
 
 async def test_the_owner_sees_the_test_jobs_progress_before_its_notification(
-    stack: tuple[AppProcess, ChildProcess], admin_session: LoggedIn
+    stack: Stack, admin_session: LoggedIn
 ) -> None:
     client = Recorder()
     await client.connect(stack[0].url, admin_session.cookie_header)

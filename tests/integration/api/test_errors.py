@@ -11,8 +11,7 @@ import pytest
 from ailawyer import messages
 from ailawyer.db.models import User
 from tests.fixtures.live_app import PASSWORD, LoggedIn, login
-
-from .conftest import StartApp
+from tests.fixtures.processes import Processes
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +45,8 @@ async def test_malformed_json_is_422(anonymous: httpx.AsyncClient) -> None:
     assert not_json.status_code == 422
 
 
-async def test_oversized_bodies_get_413_before_parsing(app_factory: StartApp, admin: User) -> None:
-    app = app_factory(MAX_BODY_BYTES=str(LIMIT))
+async def test_oversized_bodies_get_413_before_parsing(processes: Processes, admin: User) -> None:
+    app = processes.serve(MAX_BODY_BYTES=str(LIMIT))
     big = b'{"value": "' + b"x" * LIMIT + b'"}'
     async with app.client() as client:
         declared = await client.post(
@@ -88,9 +87,9 @@ async def test_request_id_is_returned_and_bound(anonymous: httpx.AsyncClient) ->
 
 
 async def test_log_carries_request_and_user_but_no_secrets(
-    app_factory: StartApp, lawyer: User
+    processes: Processes, lawyer: User
 ) -> None:
-    app = app_factory()
+    app = processes.serve()
     session: LoggedIn = await login(app.url, lawyer)
     try:
         await session.http.get("/api/notifications", headers={"X-Request-ID": "trace-me-0001"})

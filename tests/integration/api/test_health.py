@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Literal
@@ -16,10 +16,8 @@ from typing import Literal
 import httpx
 import pytest
 
-from tests.fixtures.processes import AppProcess, ChildProcess, wait_worker_started
+from tests.fixtures.processes import ChildProcess, Processes
 from tests.fixtures.services import RedisServer
-
-from .conftest import StartApp
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +61,7 @@ async def stand_in(behaviour: Behaviour) -> AsyncIterator[str]:
         await server.wait_closed()
 
 
-async def get_health(app: AppProcess) -> tuple[int, dict[str, object], str, float]:
+async def get_health(app: ChildProcess) -> tuple[int, dict[str, object], str, float]:
     async with app.client() as client:
         started = time.monotonic()
         response = await client.get("/api/health")
@@ -98,15 +96,13 @@ def assert_tells_no_secrets(text: str, *urls: str) -> None:
         assert url.rsplit(":", 1)[-1] not in text, url
 
 
-async def test_everything_up_is_healthy(
-    worker_factory: Callable[..., ChildProcess], app_factory: StartApp
-) -> None:
+async def test_everything_up_is_healthy(processes: Processes) -> None:
     async with stand_in("ok") as minio, stand_in("ok") as meili, stand_in("ok") as office:
-        worker = worker_factory()
-        app = app_factory(
+        worker = processes.launch_worker()
+        app = processes.serve(
             MINIO_ENDPOINT=minio, MEILISEARCH_URL=meili, ONLYOFFICE_INTERNAL_URL=office
         )
-        wait_worker_started(worker)
+        worker.wait_ready()
         status, body, text, _ = await get_health(app)
     assert status == 200, text
     assert body["status"] == "healthy"
@@ -117,7 +113,7 @@ async def test_everything_up_is_healthy(
 
 
 async def test_unset_peers_are_not_configured_and_do_not_degrade(
-    pipeline: tuple[AppProcess, ChildProcess],
+    pipeline: tuple[ChildProcess, ChildProcess],
 ) -> None:
     app, _ = pipeline
     status, body, text, _ = await get_health(app)
@@ -129,10 +125,10 @@ async def test_unset_peers_are_not_configured_and_do_not_degrade(
 
 
 async def test_failing_and_hanging_peers_are_unhealthy_within_the_timeout(
-    app_factory: StartApp,
+    processes: Processes,
 ) -> None:
     async with stand_in("error") as minio, stand_in("hang") as meili, stand_in("ok") as office:
-        app = app_factory(
+        app = processes.serve(
             MINIO_ENDPOINT=minio,
             MEILISEARCH_URL=meili,
             ONLYOFFICE_INTERNAL_URL=office,
@@ -153,11 +149,11 @@ async def test_failing_and_hanging_peers_are_unhealthy_within_the_timeout(
     assert_tells_no_secrets(text, minio, meili, office)
 
 
-async def test_no_worker_means_worker_unhealthy(app_factory: StartApp, tmp_path: Path) -> None:
+async def test_no_worker_means_worker_unhealthy(processes: Processes, tmp_path: Path) -> None:
     # A private Redis: no heartbeat of another test's worker can answer for ours.
     redis = RedisServer(tmp_path / "redis").start()
     try:
-        app = app_factory(REDIS_URL=redis.url)
+        app = processes.serve(REDIS_URL=redis.url)
         status, body, text, _ = await get_health(app)
     finally:
         redis.stop()
@@ -170,11 +166,11 @@ async def test_no_worker_means_worker_unhealthy(app_factory: StartApp, tmp_path:
 
 
 async def test_redis_down_is_degraded_within_the_timeout(
-    app_factory: StartApp, tmp_path: Path
+    processes: Processes, tmp_path: Path
 ) -> None:
     redis = RedisServer(tmp_path / "redis").start()
     try:
-        app = app_factory(REDIS_URL=redis.url, HEALTH_CHECK_TIMEOUT_MS=str(TIMEOUT_MS))
+        app = processes.serve(REDIS_URL=redis.url, HEALTH_CHECK_TIMEOUT_MS=str(TIMEOUT_MS))
         redis.stop()
         status, body, text, elapsed = await get_health(app)
         async with app.client() as client:

@@ -28,6 +28,8 @@ from ailawyer.redis import get_queue_connection
 from tests.fixtures.live_app import app_settings
 from tests.fixtures.services import RedisServer
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def checks(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.live_app import LoggedIn
-from tests.fixtures.processes import AppProcess, ChildProcess
+from tests.fixtures.processes import ChildProcess
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ RUN_TIMEOUT_S = 240
 
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
 def test_openapi_document_holds_under_fuzzing(
-    pipeline: tuple[AppProcess, ChildProcess], as_admin: LoggedIn, tmp_path: Path
+    pipeline: tuple[ChildProcess, ChildProcess], as_admin: LoggedIn, tmp_path: Path
 ) -> None:
     app, _ = pipeline
     cli = Path(sys.executable).parent / "schemathesis"

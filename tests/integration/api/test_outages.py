@@ -13,19 +13,18 @@ from ailawyer.db import migrate
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from tests.fixtures.live_app import login, make_user
+from tests.fixtures.processes import Processes
 from tests.fixtures.services import RedisServer, drop_pg_database
-
-from .conftest import StartApp
 
 pytestmark = pytest.mark.slow
 
 
 async def test_enqueue_with_redis_down_is_503_within_about_a_second(
-    app_factory: StartApp, db: Database, tmp_path: Path
+    processes: Processes, db: Database, tmp_path: Path
 ) -> None:
     redis = RedisServer(tmp_path / "redis").start()
     try:
-        app = app_factory(REDIS_URL=redis.url)
+        app = processes.serve(REDIS_URL=redis.url)
         admin = await make_user(db, Role.ADMIN)
         session = await login(app.url, admin)
         redis.stop()
@@ -45,14 +44,14 @@ async def test_enqueue_with_redis_down_is_503_within_about_a_second(
     assert me.status_code == 200
 
 
-async def test_database_gone_is_503(app_factory: StartApp, empty_pg_url: str) -> None:
+async def test_database_gone_is_503(processes: Processes, empty_pg_url: str) -> None:
     await asyncio.to_thread(migrate.upgrade, empty_pg_url)
     database = Database(empty_pg_url, null_pool=True)
     try:
         user = await make_user(database, Role.ANWALT)
     finally:
         await database.dispose()
-    app = app_factory(DATABASE_URL=empty_pg_url)
+    app = processes.serve(DATABASE_URL=empty_pg_url)
     session = await login(app.url, user)
     try:
         # Terminates the app's connections too.

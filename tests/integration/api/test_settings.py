@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,10 +22,8 @@ from ailawyer.db.models import User
 from ailawyer.deployment import Deployment
 from ailawyer.services.settings import update_setting
 from tests.fixtures.live_app import LoggedIn, login
-from tests.fixtures.processes import AppProcess, ChildProcess, wait_worker_started
+from tests.fixtures.processes import ChildProcess, Processes
 from tests.fixtures.services import RedisServer
-
-from .conftest import StartApp
 
 pytestmark = pytest.mark.slow
 
@@ -60,12 +58,11 @@ async def _published(pubsub: PubSub, wait_s: float) -> list[dict[str, object]]:
 @pytest.fixture
 def app_on_private_redis(
     private_redis: RedisServer,
-    app_factory: StartApp,
-    worker_factory: Callable[..., ChildProcess],
-) -> tuple[AppProcess, ChildProcess]:
-    worker = worker_factory(REDIS_URL=private_redis.url)
-    app = app_factory(REDIS_URL=private_redis.url)
-    return app, wait_worker_started(worker)
+    processes: Processes,
+) -> tuple[ChildProcess, ChildProcess]:
+    worker = processes.launch_worker(REDIS_URL=private_redis.url)
+    app = processes.serve(REDIS_URL=private_redis.url)
+    return app, worker.wait_ready()
 
 
 async def test_settings_need_an_admin(as_lawyer: LoggedIn) -> None:
@@ -79,7 +76,7 @@ async def test_settings_need_an_admin(as_lawyer: LoggedIn) -> None:
 
 
 async def test_wrong_type_is_422_and_nothing_is_stored_or_published(
-    app_on_private_redis: tuple[AppProcess, ChildProcess],
+    app_on_private_redis: tuple[ChildProcess, ChildProcess],
     admin: User,
     channel: PubSub,
 ) -> None:
@@ -107,7 +104,7 @@ async def test_wrong_type_is_422_and_nothing_is_stored_or_published(
 
 
 async def test_valid_change_is_published_and_applied_by_app_and_worker(
-    app_on_private_redis: tuple[AppProcess, ChildProcess],
+    app_on_private_redis: tuple[ChildProcess, ChildProcess],
     admin: User,
     channel: PubSub,
 ) -> None:
@@ -132,11 +129,11 @@ async def test_valid_change_is_published_and_applied_by_app_and_worker(
 
 
 async def test_app_rereads_settings_after_a_redis_reconnect(
-    private_redis: RedisServer, app_factory: StartApp, db: Database
+    private_redis: RedisServer, processes: Processes, db: Database
 ) -> None:
     """A change made while Redis was away was never published; the app must
     read it from the database once its subscription is back."""
-    app = app_factory(REDIS_URL=private_redis.url)
+    app = processes.serve(REDIS_URL=private_redis.url)
     private_redis.stop()
     async with db.session() as session:
         await update_setting(session, "log.level", "debug")

@@ -8,13 +8,17 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from ailawyer.queues.definitions import test_queue
+from ailawyer.queues.definitions import ALL_QUEUES, test_queue
 from ailawyer.queues.payloads import TestJobData
 from ailawyer.queues.producer import QueueProducer
+from tests.fixtures import retryable_queue as retryable_module
 from tests.fixtures.bullmq_state import redis_counts
+from tests.fixtures.jobs import fail, run_worker, succeed
 from tests.fixtures.live_app import LiveApp, LoggedIn
 from tests.fixtures.retryable_queue import retryable_queue
-from tests.integration.dashboard.conftest import fail, run_worker, succeed
+
+# What the app knows: the product's queues, then those of its extra module.
+QUEUE_NAMES = [spec.name for spec in (*ALL_QUEUES, *retryable_module.QUEUES)]
 
 
 def data(user_id: str, message: str = "hallo") -> TestJobData:
@@ -42,7 +46,7 @@ async def test_overview_counts_match_redis(
     response = await admin.http.get("/api/admin/queues")
     assert response.status_code == 200
     queues = {item["name"]: item for item in response.json()["queues"]}
-    assert list(queues) == [test_queue.name, retryable_queue.name]
+    assert list(queues) == QUEUE_NAMES
     for name in queues:
         assert queues[name]["counts"] == await redis_counts(redis_client, prefix, name)
         assert queues[name]["paused"] is False
@@ -159,7 +163,9 @@ async def test_pause_and_resume(
     assert paused.json() == {"queue": "test", "paused": True}
     assert await redis_client.hexists(f"{prefix}:test:meta", "paused")
     overview = (await admin.http.get("/api/admin/queues")).json()["queues"]
-    assert {q["name"]: q["paused"] for q in overview} == {"test": True, "retryable": False}
+    assert {q["name"]: q["paused"] for q in overview} == {
+        name: name == test_queue.name for name in QUEUE_NAMES
+    }
 
     resumed = await admin.http.post("/api/admin/queues/test/resume")
     assert resumed.json() == {"queue": "test", "paused": False}

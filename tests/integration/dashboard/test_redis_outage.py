@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from tests.fixtures.live_app import app_settings, live_app, login, make_user
-from tests.fixtures.retryable_queue import MODULE
 from tests.fixtures.services import RedisServer
 
 
+@pytest.mark.slow  # a redis-server of its own
 async def test_dashboard_answers_503_while_redis_is_down(
-    db: Database, pg_url: str, prefix: str, redis_server: RedisServer
+    db: Database,
+    pg_url: str,
+    prefix: str,
+    redis_server: RedisServer,
+    extra_queue_modules: tuple[str, ...],
 ) -> None:
-    settings = app_settings(pg_url, prefix, extra_queues=MODULE, redis_url=redis_server.url)
+    extra_queues = ",".join(extra_queue_modules)
+    settings = app_settings(pg_url, prefix, extra_queues=extra_queues, redis_url=redis_server.url)
     async with live_app(settings) as app:
         admin = await login(app.url, await make_user(db, Role.ADMIN))
         try:

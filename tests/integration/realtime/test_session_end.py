@@ -10,12 +10,7 @@ database, where no message announces it).
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -24,9 +19,8 @@ from ailawyer import messages
 from ailawyer.db.base import utcnow
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Akte, Role, UserSession
-from tests.fixtures.live_app import AUTH_SECRET, LoggedIn, login, make_akte, make_user
-from tests.fixtures.processes import REPO_ROOT, AppProcess, start_app
-from tests.fixtures.services import REDIS_URL
+from tests.fixtures.live_app import LoggedIn, login, make_akte, make_user
+from tests.fixtures.processes import ChildProcess, Processes, run_cli
 from tests.fixtures.sockets import Recorder
 
 pytestmark = pytest.mark.slow
@@ -35,24 +29,14 @@ RECHECK_S = 1.0
 
 
 @pytest.fixture
-def env(pg_url: str, prefix: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "APP_ENV": "test",
-        "AUTH_SECRET": AUTH_SECRET,
-        "DATABASE_URL": pg_url,
-        "REDIS_URL": REDIS_URL,
-        "BULLMQ_PREFIX": prefix,
-        "LOGIN_RATE_LIMIT": "10000",
-        "SESSION_RECHECK_INTERVAL": str(RECHECK_S),
-    }
-
-
-@pytest.fixture
-def apps(db: Database, env: dict[str, str], tmp_path: Path) -> Iterator[tuple[AppProcess, ...]]:
-    started = [start_app(env, tmp_path / "logs") for _ in range(2)]
-    yield tuple(started)
-    for app in started:
-        app.stop()
+def apps(processes: Processes) -> tuple[ChildProcess, ChildProcess]:
+    """Two app processes of one deployment (one AUTH_SECRET: a session of one is
+    valid at the other)."""
+    recheck = str(RECHECK_S)
+    return (
+        processes.serve(SESSION_RECHECK_INTERVAL=recheck),
+        processes.serve(SESSION_RECHECK_INTERVAL=recheck),
+    )
 
 
 async def disconnected_within(client: Recorder, seconds: float) -> float:
@@ -63,14 +47,14 @@ async def disconnected_within(client: Recorder, seconds: float) -> float:
     return time.monotonic() - started
 
 
-async def connected(app: AppProcess, session: LoggedIn) -> Recorder:
+async def connected(app: ChildProcess, session: LoggedIn) -> Recorder:
     client = Recorder()
     await client.connect(app.url, session.cookie_header)
     return client
 
 
 async def test_logout_on_one_app_ends_the_socket_on_another(
-    apps: tuple[AppProcess, AppProcess], db: Database
+    apps: tuple[ChildProcess, ChildProcess], db: Database
 ) -> None:
     app_a, app_b = apps
     user = await make_user(db, Role.ANWALT)
@@ -94,20 +78,14 @@ async def test_logout_on_one_app_ends_the_socket_on_another(
 
 
 async def test_deactivating_an_account_ends_its_sockets(
-    apps: tuple[AppProcess, AppProcess], db: Database, env: dict[str, str]
+    apps: tuple[ChildProcess, ChildProcess], db: Database, processes: Processes
 ) -> None:
     user = await make_user(db, Role.SEKRETARIAT)
     session = await login(apps[0].url, user)
     sockets = [await connected(app, session) for app in apps]
     try:
         result = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "ailawyer", "users", "deactivate", "--email", user.email],
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+            run_cli, "users", "deactivate", "--email", user.email, env=processes.env()
         )
         assert result.returncode == 0, result.stderr
         assert "1 session(s) revoked" in result.stdout
@@ -128,7 +106,7 @@ async def revoke_in_database(db: Database) -> None:
 
 
 async def test_a_join_asks_about_its_own_session(
-    apps: tuple[AppProcess, AppProcess], db: Database
+    apps: tuple[ChildProcess, ChildProcess], db: Database
 ) -> None:
     app = apps[0]
     user = await make_user(db, Role.ANWALT)
@@ -148,7 +126,7 @@ async def test_a_join_asks_about_its_own_session(
 
 
 async def test_the_periodic_check_ends_a_socket_whose_session_was_revoked_elsewhere(
-    apps: tuple[AppProcess, AppProcess], db: Database
+    apps: tuple[ChildProcess, ChildProcess], db: Database
 ) -> None:
     app = apps[1]
     user = await make_user(db, Role.ANWALT)

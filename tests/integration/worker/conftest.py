@@ -1,40 +1,33 @@
-"""Fixtures of the worker tests: worker processes, a producer, users to notify.
+"""Fixtures of the worker tests: production-mode workers that recover a dead peer's
+jobs within seconds, the test queues, users to notify.
 
 Isolation: every test has its own BullMQ prefix (workers and producer share it),
-and the `db` fixture truncates the tables afterwards.
+and the `db` fixture truncates the tables afterwards (after `processes` stopped
+the workers).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role, User
-from ailawyer.queues.producer import QueueProducer
-from ailawyer.queues.registry import load_queues
-from ailawyer.redis import get_queue_connection
 from ailawyer.services.users import create_user
-from tests.fixtures.services import REDIS_URL
-from tests.fixtures.workers import EXTRA_QUEUES, WorkerFactory
+from tests.fixtures import queues
+from tests.fixtures.processes import FAST_WORKER, production
+
+
+@pytest.fixture(scope="module")
+def extra_queue_modules() -> tuple[str, ...]:
+    return (queues.MODULE,)
 
 
 @pytest.fixture
-def worker_process(prefix: str, pg_url: str, tmp_path: Path) -> Iterator[WorkerFactory]:
-    factory = WorkerFactory(prefix=prefix, database_url=pg_url, directory=tmp_path / "workers")
-    yield factory
-    factory.close()
-
-
-@pytest.fixture
-async def producer(prefix: str) -> AsyncIterator[QueueProducer]:
-    connection = get_queue_connection(REDIS_URL)
-    queue_producer = QueueProducer(connection, load_queues([EXTRA_QUEUES]), prefix=prefix)
-    yield queue_producer
-    await queue_producer.close()
-    await connection.aclose()
+def process_env(process_env: dict[str, str], process_dir: Path) -> dict[str, str]:
+    """JSON log lines to read, and short locks, stall checks and heartbeats."""
+    return {**process_env, **production(process_dir / "files"), **FAST_WORKER}
 
 
 async def _user(db: Database, email: str, role: Role) -> User:

@@ -15,16 +15,12 @@ from ailawyer.deployment import Deployment
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.services.outcomes import failed_admin_key, failed_key
+from tests.fixtures.jobs import job_state, notifications_of, wait_for_state
+from tests.fixtures.processes import Processes
 from tests.fixtures.queues import SECRET_IN_ERROR, failing_queue, unrecoverable_queue
 from tests.fixtures.services import free_port
-from tests.fixtures.workers import (
-    WorkerFactory,
-    job_state,
-    notifications_of,
-    wait_for_state,
-    wait_until,
-)
-from tests.integration.worker.test_pipeline import next_emit
+from tests.fixtures.sockets import next_emit
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -36,11 +32,11 @@ async def delayed_due_ms(redis: Redis, prefix: str, queue: str, job_id: str) -> 
         value: float | None = await redis.zscore(f"{prefix}:{queue}:delayed", job_id)
         return value
 
-    return int(await wait_until(score, timeout=5)) >> 12
+    return int(await eventually(score, timeout=5)) >> 12
 
 
 async def test_retries_after_10s_60s_5min_then_fails_and_notifies_owner_and_admin(
-    worker_process: WorkerFactory,
+    processes: Processes,
     producer: QueueProducer,
     db: Database,
     owner: User,
@@ -48,7 +44,7 @@ async def test_retries_after_10s_60s_5min_then_fails_and_notifies_owner_and_admi
     prefix: str,
     redis_client: Redis,
 ) -> None:
-    await worker_process()
+    await processes.worker()
     enqueued = await producer.enqueue(failing_queue, TestJobData(user_id=owner.id, message="x"))
     queue = producer.queue(failing_queue.name)
     key = f"{prefix}:{failing_queue.name}:{enqueued.id}"
@@ -87,7 +83,7 @@ async def test_retries_after_10s_60s_5min_then_fails_and_notifies_owner_and_admi
 
 
 async def test_unrecoverable_error_fails_at_once_and_keeps_secrets_out(
-    worker_process: WorkerFactory,
+    processes: Processes,
     producer: QueueProducer,
     db: Database,
     owner: User,
@@ -95,7 +91,7 @@ async def test_unrecoverable_error_fails_at_once_and_keeps_secrets_out(
     prefix: str,
     redis_client: Redis,
 ) -> None:
-    worker = await worker_process()
+    worker = await processes.worker()
     pubsub = redis_client.pubsub()
     await pubsub.subscribe(Deployment(prefix=prefix).socketio_channel)
     try:
@@ -126,10 +122,10 @@ async def test_unrecoverable_error_fails_at_once_and_keeps_secrets_out(
 
 
 async def test_database_outage_fails_the_attempt_instead_of_completing_the_job(
-    worker_process: WorkerFactory, producer: QueueProducer, prefix: str, redis_client: Redis
+    processes: Processes, producer: QueueProducer, prefix: str, redis_client: Redis
 ) -> None:
     unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
-    worker = await worker_process(DATABASE_URL=unreachable)
+    worker = await processes.worker(DATABASE_URL=unreachable)
     enqueued = await producer.enqueue(test_queue, TestJobData(user_id="u1", message="x"))
 
     due = await delayed_due_ms(redis_client, prefix, "test", enqueued.id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -10,7 +9,6 @@ import httpx
 import pytest
 from bullmq import Queue
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 
 from ailawyer import messages
 from ailawyer.db.engine import Database
@@ -19,45 +17,18 @@ from ailawyer.deployment import Deployment
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.services.outcomes import completed_key
+from tests.fixtures.jobs import notifications_of, wait_for_state
+from tests.fixtures.processes import Processes, run_cli
 from tests.fixtures.queues import bad_result_queue
 from tests.fixtures.services import REDIS_URL, free_port
-from tests.fixtures.workers import (
-    WorkerFactory,
-    notifications_of,
-    run_cli,
-    wait_for_state,
-    wait_until,
-)
+from tests.fixtures.sockets import next_emit
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
 
-async def next_emit(
-    pubsub: PubSub,
-    room: str,
-    timeout: float = 5,
-    event: str = "notification",
-    skipped: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The next Socket.IO manager message of `event` addressed to `room` (what came
-    to the room before it is appended to `skipped`)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
-        if message is None:
-            continue
-        payload: dict[str, Any] = json.loads(message["data"])
-        if payload.get("room") != room:
-            continue
-        if payload.get("event") == event:
-            return payload
-        if skipped is not None:
-            skipped.append(payload)
-    raise AssertionError(f"no {event} emitted to {room} within {timeout}s")
-
-
 async def test_enqueued_job_is_completed_persisted_and_emitted(
-    worker_process: WorkerFactory,
+    processes: Processes,
     producer: QueueProducer,
     db: Database,
     owner: User,
@@ -65,7 +36,7 @@ async def test_enqueued_job_is_completed_persisted_and_emitted(
     prefix: str,
 ) -> None:
     metrics_port = free_port()
-    worker = await worker_process(WORKER_METRICS_PORT=str(metrics_port))
+    worker = await processes.worker(WORKER_METRICS_PORT=str(metrics_port))
     pubsub = redis_client.pubsub()
     await pubsub.subscribe(Deployment(prefix=prefix).socketio_channel)
     try:
@@ -109,7 +80,7 @@ async def test_enqueued_job_is_completed_persisted_and_emitted(
         # the job runs again, the notification is not stored twice, the same row
         # is pushed again.
         await job.retry("completed")
-        await wait_until(lambda: len(worker.find("job.completed", jobId=enqueued.id)) == 2, 5)
+        await eventually(lambda: len(worker.find("job.completed", jobId=enqueued.id)) == 2, 5)
         assert [n.id for n in await notifications_of(db, owner.id)] == [row.id]
         assert (await next_emit(pubsub, f"user:{owner.id}"))["data"][0]["id"] == row.id
 
@@ -122,13 +93,13 @@ async def test_enqueued_job_is_completed_persisted_and_emitted(
 
 
 async def test_bad_payload_and_bad_result_fail_that_job_and_the_worker_goes_on(
-    worker_process: WorkerFactory,
+    processes: Processes,
     producer: QueueProducer,
     db: Database,
     owner: User,
     prefix: str,
 ) -> None:
-    worker = await worker_process()
+    worker = await processes.worker()
     # Another producer (say, Node BullMQ) may send anything; it is checked again here.
     foreign = Queue("test", {"connection": REDIS_URL, "prefix": prefix})
     try:
@@ -152,16 +123,14 @@ async def test_bad_payload_and_bad_result_fail_that_job_and_the_worker_goes_on(
     assert "datetime" in failed.failedReason
 
     await wait_for_state(producer, "test", good.id, "completed", timeout=5)
-    assert worker.process.poll() is None
+    assert worker.running
     kinds = sorted(n.type for n in await notifications_of(db, owner.id))
     assert kinds == ["job:completed", "job:failed", "job:failed"]
 
 
-def test_a_queue_without_processor_stops_the_worker_at_start(
-    worker_process: WorkerFactory,
-) -> None:
-    env = worker_process.env(WORKER_EXTRA_QUEUES="tests.fixtures.no_such_module")
-    result = run_cli("worker", env=env)
+def test_a_queue_without_processor_stops_the_worker_at_start(processes: Processes) -> None:
+    env = processes.env(WORKER_EXTRA_QUEUES="tests.fixtures.no_such_module")
+    result = run_cli("worker", env=env, timeout=30)
     assert result.returncode == 2
     assert "cannot import 'tests.fixtures.no_such_module'" in result.stdout
     assert "Worker started" not in result.stdout

@@ -14,14 +14,14 @@ from ailawyer.queues.registry import load_queues
 from ailawyer.redis import get_queue_connection
 from ailawyer.services.settings import change_message, seed_defaults
 from ailawyer.services.settings import update_setting as store_setting
+from tests.fixtures.processes import ChildProcess, Processes
 from tests.fixtures.services import RedisServer
-from tests.fixtures.workers import EXTRA_QUEUES, WorkerFactory, WorkerProcess
 
 pytestmark = pytest.mark.slow
 
 
 async def run_test_job(
-    producer: QueueProducer, worker: WorkerProcess, owner: User
+    producer: QueueProducer, worker: ChildProcess, owner: User
 ) -> tuple[str, list[str]]:
     """Run one job; the levels of the lines it logged."""
     enqueued = await producer.enqueue(test_queue, TestJobData(user_id=owner.id, message="m"))
@@ -32,12 +32,16 @@ async def run_test_job(
 
 
 async def test_published_log_level_applies_at_once_and_garbage_is_ignored(
-    redis_server: RedisServer, worker_process: WorkerFactory, owner: User, prefix: str
+    redis_server: RedisServer,
+    processes: Processes,
+    owner: User,
+    prefix: str,
+    extra_queue_modules: tuple[str, ...],
 ) -> None:
-    worker = await worker_process(REDIS_URL=redis_server.url)
+    worker = await processes.worker(REDIS_URL=redis_server.url)
     redis = Redis.from_url(redis_server.url)
     connection = get_queue_connection(redis_server.url)
-    producer = QueueProducer(connection, load_queues([EXTRA_QUEUES]), prefix=prefix)
+    producer = QueueProducer(connection, load_queues(list(extra_queue_modules)), prefix=prefix)
     try:
         _, levels = await run_test_job(producer, worker, owner)
         assert "debug" not in levels and "info" in levels
@@ -54,7 +58,7 @@ async def test_published_log_level_applies_at_once_and_garbage_is_ignored(
         await worker.wait_for("settings.applied", value="debug", timeout=5)
         _, levels = await run_test_job(producer, worker, owner)
         assert "debug" in levels  # job.started, notification.emitted
-        assert worker.process.poll() is None
+        assert worker.running
     finally:
         await producer.close()
         await connection.aclose()
@@ -63,12 +67,13 @@ async def test_published_log_level_applies_at_once_and_garbage_is_ignored(
 
 async def test_after_a_redis_restart_the_settings_are_read_again(
     redis_server: RedisServer,
-    worker_process: WorkerFactory,
+    processes: Processes,
     db: Database,
     owner: User,
     prefix: str,
+    extra_queue_modules: tuple[str, ...],
 ) -> None:
-    worker = await worker_process(REDIS_URL=redis_server.url)
+    worker = await processes.worker(REDIS_URL=redis_server.url)
     await worker.wait_for("settings.reloaded", timeout=5)
     # Changed while the worker cannot hear it (nothing is published).
     async with db.session() as session:
@@ -82,7 +87,7 @@ async def test_after_a_redis_restart_the_settings_are_read_again(
     await worker.wait_for("settings.applied", value="debug", timeout=5)
 
     connection = get_queue_connection(redis_server.url)
-    producer = QueueProducer(connection, load_queues([EXTRA_QUEUES]), prefix=prefix)
+    producer = QueueProducer(connection, load_queues(list(extra_queue_modules)), prefix=prefix)
     try:
         _, levels = await run_test_job(producer, worker, owner)
         assert "debug" in levels  # and the queues work again after the restart

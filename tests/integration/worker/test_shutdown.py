@@ -15,8 +15,10 @@ from ailawyer.deployment import Deployment
 from ailawyer.presence import index_key, record_key
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
+from tests.fixtures.jobs import notifications_of, wait_for_state
+from tests.fixtures.processes import Processes
 from tests.fixtures.queues import SleepJobData, slow_queue
-from tests.fixtures.workers import WorkerFactory, notifications_of, wait_for_state, wait_until
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -26,14 +28,14 @@ SHUTDOWN_LINES = ("Received shutdown signal", "All workers closed")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_signal_lets_in_flight_jobs_finish_then_exits_0(
     sig: signal.Signals,
-    worker_process: WorkerFactory,
+    processes: Processes,
     producer: QueueProducer,
     db: Database,
     owner: User,
     prefix: str,
     redis_client: Redis,
 ) -> None:
-    worker = await worker_process()
+    worker = await processes.worker()
     ids = [
         (await producer.enqueue(test_queue, TestJobData(user_id=owner.id, message=str(n)))).id
         for n in range(5)
@@ -68,14 +70,14 @@ async def test_signal_lets_in_flight_jobs_finish_then_exits_0(
 
 
 async def test_shutdown_timeout_force_closes_and_another_worker_recovers_the_job(
-    worker_process: WorkerFactory,
+    processes: Processes,
     producer: QueueProducer,
     db: Database,
     owner: User,
 ) -> None:
-    workers = await asyncio.gather(*(worker_process(SHUTDOWN_TIMEOUT="1") for _ in range(2)))
+    workers = await asyncio.gather(*(processes.worker(SHUTDOWN_TIMEOUT="1") for _ in range(2)))
     enqueued = await producer.enqueue(slow_queue, SleepJobData(user_id=owner.id, seconds=4))
-    first = await wait_until(lambda: next((w for w in workers if w.find("slow.run")), None), 5)
+    first = await eventually(lambda: next((w for w in workers if w.find("slow.run")), None), 5)
     [second] = [worker for worker in workers if worker is not first]
 
     signalled = time.monotonic()
@@ -89,15 +91,15 @@ async def test_shutdown_timeout_force_closes_and_another_worker_recovers_the_job
     job = await wait_for_state(producer, "slow", enqueued.id, "completed", timeout=15)
     assert job.stalledCounter == 1  # recovered as stalled, not finished by the first worker
     assert len(second.find("slow.run", jobId=enqueued.id)) == 1
-    await wait_until(lambda: second.find("job.completed", jobId=enqueued.id), 2)
+    await eventually(lambda: second.find("job.completed", jobId=enqueued.id), 2)
     [row] = await notifications_of(db, owner.id)
     assert row.type == "job:completed"
 
 
 async def test_a_second_signal_exits_at_once(
-    worker_process: WorkerFactory, producer: QueueProducer, owner: User
+    processes: Processes, producer: QueueProducer, owner: User
 ) -> None:
-    worker = await worker_process()
+    worker = await processes.worker()
     await producer.enqueue(slow_queue, SleepJobData(user_id=owner.id, seconds=10))
     await worker.wait_for("slow.run", timeout=5)
     worker.send(signal.SIGTERM)

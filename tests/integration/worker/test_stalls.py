@@ -11,19 +11,21 @@ import pytest
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
 from ailawyer.queues.producer import QueueProducer
+from tests.fixtures.jobs import notifications_of, wait_for_state
+from tests.fixtures.processes import Processes
 from tests.fixtures.queues import SleepJobData, blocking_queue, slow_queue
-from tests.fixtures.workers import WorkerFactory, notifications_of, wait_for_state, wait_until
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
 
 async def test_blocking_processor_keeps_its_lock_and_runs_once(
-    worker_process: WorkerFactory, producer: QueueProducer, db: Database, owner: User
+    processes: Processes, producer: QueueProducer, db: Database, owner: User
 ) -> None:
     # Two workers that check for stalled jobs every 0.5 s; the 3 s time.sleep
     # outlasts the 2 s lock, so only renewal (from the free event loop) saves it.
     fast_checks = {"WORKER_LOCK_DURATION_MS": "2000", "WORKER_STALLED_INTERVAL_MS": "500"}
-    workers = await asyncio.gather(worker_process(**fast_checks), worker_process(**fast_checks))
+    workers = await asyncio.gather(processes.worker(**fast_checks), processes.worker(**fast_checks))
     enqueued = await producer.enqueue(blocking_queue, SleepJobData(user_id=owner.id, seconds=3))
 
     job = await wait_for_state(producer, "blocking", enqueued.id, "completed", timeout=10)
@@ -39,11 +41,11 @@ async def test_blocking_processor_keeps_its_lock_and_runs_once(
 
 
 async def test_killed_worker_job_is_recovered_and_notified_once(
-    worker_process: WorkerFactory, producer: QueueProducer, db: Database, owner: User
+    processes: Processes, producer: QueueProducer, db: Database, owner: User
 ) -> None:
-    workers = list(await asyncio.gather(worker_process(), worker_process()))
+    workers = list(await asyncio.gather(processes.worker(), processes.worker()))
     enqueued = await producer.enqueue(slow_queue, SleepJobData(user_id=owner.id, seconds=2))
-    doomed = await wait_until(lambda: next((w for w in workers if w.find("slow.run")), None), 5)
+    doomed = await eventually(lambda: next((w for w in workers if w.find("slow.run")), None), 5)
     doomed.send(signal.SIGKILL)
     assert await doomed.wait_exit(timeout=5) == -signal.SIGKILL
     [rescuer] = [worker for worker in workers if worker is not doomed]
