@@ -33,6 +33,7 @@ JOB_TIMED_OUT: Final = "Zeitüberschreitung: Der Versuch dauerte länger als {li
 
 # Admin queue dashboard.
 QUEUE_NOT_FOUND: Final = "Queue nicht gefunden"
+SCHEDULE_NOT_FOUND: Final = "Zeitplan nicht gefunden"
 UNKNOWN_JOB_STATE: Final = "Unbekannter Job-Status"
 JOB_NOT_DELAYED: Final = "Job ist nicht verzögert"
 JOB_LOCKED: Final = "Job wird gerade bearbeitet und kann nicht entfernt werden"

@@ -83,6 +83,9 @@ DELETE    /api/admin/queues/{name}/jobs/{job_id}          401 403 403 200 401 40
 POST      /api/admin/queues/{name}/clean                  401 403 403 200 401 401 401 401 403
 POST      /api/admin/queues/{name}/pause                  401 403 403 200 401 401 401 401 403
 POST      /api/admin/queues/{name}/resume                 401 403 403 200 401 401 401 401 403
+GET       /api/admin/schedules                            401 403 403 200 401 401 401 401 200
+# {id} is the notification's id here: no schedule has it (404 once past the checks).
+POST      /api/admin/schedules/{id}/run                   401 403 403 404 401 401 401 401 403
 POST      /api/jobs/{jobId}/retry                         401 400 403 400 401 401 401 401 403
 GET       /api/jobs/active                                401 200 200 200 401 401 401 401 200
 # The owner cancels the waiting job; from then on it is failed, no longer active.

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
-from ailawyer.queues.payloads import JobPayload
+from ailawyer.queues.payloads import Payload
 from ailawyer.queues.producer import (
     EnqueuedJob,
     QueueProducer,
@@ -45,7 +45,7 @@ class PostCommit:
     def enqueue(
         self,
         spec: QueueSpec,
-        data: JobPayload | dict[str, Any],
+        data: Payload | dict[str, Any],
         *,
         delay_ms: int | None = None,
         priority: int | None = None,

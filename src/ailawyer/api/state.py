@@ -32,7 +32,8 @@ from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, redact_text
 from ailawyer.pubsub import Subscription
 from ailawyer.queues.producer import QueueProducer
-from ailawyer.queues.registry import load_queues
+from ailawyer.queues.registry import load_queues, load_schedules
+from ailawyer.queues.schedules import ScheduleSpec
 from ailawyer.realtime.access import create_socket_server
 from ailawyer.realtime.server import SocketServer
 from ailawyer.redis import create_redis_connection, get_queue_connection
@@ -58,6 +59,8 @@ class AppState:
     health: HealthChecks
     login_limiter: LoginRateLimiter
     started_at: float
+    # Declared schedules (ALL_SCHEDULES and the extra modules'): "Jetzt ausführen".
+    schedules: tuple[ScheduleSpec, ...]
     # Socket.IO (realtime/): subscribed to the worker's emits while the app runs.
     socket: SocketServer
 
@@ -154,9 +157,9 @@ async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppS
         stack.push_async_callback(database.dispose)
         await _prepare_database(database, settings)
 
-        producer = QueueProducer(
-            redis, load_queues(settings.extra_queue_modules), prefix=settings.bullmq_prefix
-        )
+        specs = load_queues(settings.extra_queue_modules)
+        schedules = load_schedules(settings.extra_queue_modules, specs)
+        producer = QueueProducer(redis, specs, prefix=settings.bullmq_prefix)
         stack.push_async_callback(producer.close)
 
         # Internal peers are reached directly, never through an HTTP proxy of the host.
@@ -191,6 +194,7 @@ async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppS
                 timeout_s=producer.timeout_s,
             ),
             started_at=time.monotonic(),
+            schedules=schedules,
             socket=socket,
         )
         log.info(

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ailawyer.queues.payloads import JobPayload, TestJobData
+from ailawyer.queues.payloads import MaintenanceData, Payload, TestJobData
 
 Executor = Literal["async", "thread", "process"]
 EXECUTORS: tuple[Executor, ...] = ("async", "thread", "process")
@@ -40,7 +40,7 @@ class RateLimit:
 @dataclass(frozen=True)
 class QueueSpec:
     name: str
-    payload: type[JobPayload]
+    payload: type[Payload]
     # German, shown in notifications ("Der Vorgang „Testauftrag“ …").
     label: str
     # Overrides of DEFAULT_JOB_OPTIONS (BullMQ camelCase), e.g. {"attempts": 1}.
@@ -90,5 +90,9 @@ def _positive(value: object) -> bool:
 
 
 test_queue = QueueSpec(name="test", payload=TestJobData, label="Testauftrag")
+# The platform's own clean-ups, run by the schedules `maintenance.*` (system jobs).
+maintenance_queue = QueueSpec(
+    name="maintenance", payload=MaintenanceData, label="Wartung", concurrency=1, timeout_s=1800
+)
 
-ALL_QUEUES: tuple[QueueSpec, ...] = (test_queue,)
+ALL_QUEUES: tuple[QueueSpec, ...] = (test_queue, maintenance_queue)

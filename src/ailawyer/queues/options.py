@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ailawyer.config import Settings
-from ailawyer.queues.definitions import RateLimit
+from ailawyer.queues.definitions import QueueSpec, RateLimit
 
 BACKOFF_DELAYS_MS: Final = (10_000, 60_000, 300_000)
 RETRIES: Final = len(BACKOFF_DELAYS_MS)
@@ -58,6 +58,11 @@ def job_options(
         # Until the first job with this id has finished, adding another is a no-op.
         options["deduplication"] = {"id": dedupe_id}
     return options
+
+
+def scheduled_job_options(spec: QueueSpec) -> dict[str, Any]:
+    """The options of the jobs a schedule makes (BullMQ chooses their ids)."""
+    return {**DEFAULT_JOB_OPTIONS, **spec.job_options}
 
 
 def worker_options(

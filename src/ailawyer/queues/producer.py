@@ -22,7 +22,7 @@ from ailawyer.errors import Invalid, NotFound, ServiceUnavailable
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.options import MAX_PRIORITY, job_options, queue_options
-from ailawyer.queues.payloads import JobPayload
+from ailawyer.queues.payloads import Payload, owner_of
 
 log = create_logger("queues.producer")
 
@@ -54,10 +54,10 @@ def check_enqueue_options(
         raise ValueError("dedupe_id must be 1 to 200 printable characters")
 
 
-def validate_payload(spec: QueueSpec, data: JobPayload | dict[str, Any]) -> JobPayload:
+def validate_payload(spec: QueueSpec, data: Payload | dict[str, Any]) -> Payload:
     if isinstance(data, spec.payload):
         return data
-    raw = data.to_job_data() if isinstance(data, JobPayload) else data
+    raw = data.to_job_data() if isinstance(data, Payload) else data
     try:
         return spec.payload.model_validate(raw)
     except ValidationError as exc:
@@ -103,7 +103,7 @@ class QueueProducer:
     async def enqueue(
         self,
         spec: QueueSpec,
-        data: JobPayload | dict[str, Any],
+        data: Payload | dict[str, Any],
         *,
         job_id: str | None = None,
         delay_ms: int | None = None,
@@ -135,7 +135,7 @@ class QueueProducer:
         if added != job_id:
             log.info("job.deduplicated", queue=spec.name, jobId=added, dedupeId=dedupe_id)
         else:
-            log.info("job.enqueued", queue=spec.name, jobId=job_id, userId=payload.user_id)
+            log.info("job.enqueued", queue=spec.name, jobId=job_id, userId=owner_of(payload))
         return EnqueuedJob(id=added, queue=spec.name)
 
     async def close(self) -> None:

@@ -34,6 +34,13 @@ class SettingDefault:
     category: str
     label: str
     choices: tuple[str, ...] | None = None
+    # For numbers: the range allowed, and whether only whole numbers are.
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+
+
+RETENTION_DAYS_DEFAULT = 90
 
 
 DEFAULTS: tuple[SettingDefault, ...] = (
@@ -44,6 +51,16 @@ DEFAULTS: tuple[SettingDefault, ...] = (
         category="logging",
         label="Protokollierungsstufe",
         choices=tuple(LEVELS),
+    ),
+    SettingDefault(
+        key="notifications.retention_days",
+        value=RETENTION_DAYS_DEFAULT,
+        type=SettingType.NUMBER,
+        category="maintenance",
+        label="Entfernte Benachrichtigungen aufbewahren (Tage)",
+        minimum=1,
+        maximum=3650,
+        integer=True,
     ),
 )
 _DEFAULTS_BY_KEY = {item.key: item for item in DEFAULTS}
@@ -76,6 +93,23 @@ def parse_value(setting_type: str, value: Any, *, key: str = "") -> Any:
             f"Erlaubte Werte: {', '.join(default.choices)}",
             details={"key": key, "choices": list(default.choices)},
         )
+    if default and kind is SettingType.NUMBER:
+        if default.integer and float(value) != int(value):
+            raise Invalid("Nur ganze Zahlen sind erlaubt", details={"key": key})
+        low, high = default.minimum, default.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            span = " ".join(
+                part
+                for part in (
+                    f"ab {low:g}" if low is not None else "",
+                    f"bis {high:g}" if high is not None else "",
+                )
+                if part
+            )
+            raise Invalid(
+                f"Erlaubt sind Werte {span}",
+                details={"key": key, "minimum": low, "maximum": high},
+            )
     return value
 
 

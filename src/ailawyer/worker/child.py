@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 from bullmq import UnrecoverableError
 
 from ailawyer.logs import configure_logging, create_logger, log_context, set_log_level
-from ailawyer.queues.payloads import JobPayload
+from ailawyer.queues.payloads import Payload
 from ailawyer.worker.context import JobContext
 
 log = create_logger("worker.child")
@@ -100,7 +100,7 @@ def run_one(channel: Channel, message: dict[str, Any]) -> None:
         try:
             set_log_level(message.get("logLevel", "info"))
             function = resolve(message["function"])
-            payload_model: type[JobPayload] = resolve(message["payload"])
+            payload_model: type[Payload] = resolve(message["payload"])
             context: JobContext[Any] = JobContext(
                 id=job["id"],
                 queue=job["queue"],

@@ -16,11 +16,16 @@ import asyncio
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
-from ailawyer.queues.payloads import JobPayload
+from ailawyer.queues.payloads import Payload
 
-P = TypeVar("P", bound=JobPayload)
+if TYPE_CHECKING:
+    from ailawyer.config import Settings
+    from ailawyer.db.engine import Database
+    from ailawyer.queues.producer import QueueProducer
+
+P = TypeVar("P", bound=Payload)
 
 # A progress value: a percentage (0 to 100) or a small JSON object of your own.
 Progress: TypeAlias = int | dict[str, Any]
@@ -74,6 +79,18 @@ def _no_progress(_value: Progress) -> None:
 
 
 @dataclass(frozen=True)
+class WorkerResources:
+    """What the worker process lends its processors: its settings, its database,
+    and a producer for the queues it knows (to enqueue follow-up jobs, or, for
+    maintenance, to clean the queues). Not in a child process (`executor=
+    "process"`): a child opens what it needs itself."""
+
+    settings: Settings
+    database: Database
+    producer: QueueProducer
+
+
+@dataclass(frozen=True)
 class JobContext(Generic[P]):
     """One run of one job. `data` is already validated against the queue's model."""
 
@@ -87,7 +104,17 @@ class JobContext(Generic[P]):
     # process). Prefer `report_progress` to `job.updateProgress`.
     job: Any = None
     cancelled: Cancellation = field(default_factory=Cancellation)
+    # The worker's database and queues (None in a child process).
+    resources: WorkerResources | None = field(default=None, repr=False)
     _progress: Callable[[Progress], None] = field(default=_no_progress, repr=False)
+
+    def need_resources(self) -> WorkerResources:
+        """`resources`, or a clear error where there are none (a child process)."""
+        if self.resources is None:
+            raise RuntimeError(
+                "this processor needs the worker's resources (not a process executor)"
+            )
+        return self.resources
 
     def report_progress(self, value: Progress) -> None:
         """Tell the job's owner how far it is: stored as BullMQ's progress and sent

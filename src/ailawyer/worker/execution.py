@@ -39,16 +39,17 @@ from ailawyer import messages
 from ailawyer.logs import create_logger, log_context, redact_text
 from ailawyer.queues.definitions import Executor, QueueSpec
 from ailawyer.queues.jobs import CANCELLED_REASON, job_owner
-from ailawyer.queues.payloads import JobPayload
+from ailawyer.queues.payloads import Payload, owner_of
 from ailawyer.realtime.emitter import SocketEmitter
 from ailawyer.services.outcomes import FinalFailure
 from ailawyer.worker.cancellation import CANCELLED, CancelMarkers, InFlight
-from ailawyer.worker.context import JobContext, Processor, Progress
+from ailawyer.worker.context import JobContext, Processor, Progress, WorkerResources
 from ailawyer.worker.executors import ThreadPool
 from ailawyer.worker.metrics import WorkerMetrics
 from ailawyer.worker.notify import JobNotifier
 from ailawyer.worker.processes import ChildDied, ProcessorFailed, ProcessPool, reference
 from ailawyer.worker.progress import ProgressReporter
+from ailawyer.worker.schedules import ScheduleRuns
 
 log = create_logger("worker.job")
 
@@ -113,7 +114,7 @@ def ensure_json(value: Any) -> None:
         ) from exc
 
 
-def validate(spec: QueueSpec, data: Any) -> JobPayload:
+def validate(spec: QueueSpec, data: Any) -> Payload:
     try:
         return spec.payload.model_validate(data)
     except ValidationError as exc:
@@ -138,6 +139,8 @@ class JobExecutor:
         metrics: WorkerMetrics,
         in_flight: InFlight,
         markers: CancelMarkers,
+        resources: WorkerResources | None = None,
+        runs: ScheduleRuns | None = None,
         threads: ThreadPool | None = None,
         processes: ProcessPool | None = None,
     ) -> None:
@@ -149,6 +152,8 @@ class JobExecutor:
         self.metrics = metrics
         self.in_flight = in_flight
         self.markers = markers
+        self.resources = resources
+        self.runs = runs
         self.threads = threads
         self.processes = processes
         if executor == "thread" and threads is None:
@@ -161,6 +166,24 @@ class JobExecutor:
 
     async def __call__(self, job: Any, token: str) -> Any:
         owner = job_owner(job)
+        schedule = self.runs.of(job) if self.runs is not None and self.runs.ids else None
+        if schedule is None:
+            return await self._outcome(job, owner)
+        assert self.runs is not None
+        await self.runs.record(schedule, str(job.id), "active")
+        try:
+            result = await self._outcome(job, owner)
+        except BaseException as exc:
+            final = isinstance(exc, UnrecoverableError) or is_final_failure(job, exc)
+            if not isinstance(exc, asyncio.CancelledError):
+                await self.runs.record(
+                    schedule, str(job.id), "failed" if final else "delayed", finished=final
+                )
+            raise
+        await self.runs.record(schedule, str(job.id), "completed", finished=True)
+        return result
+
+    async def _outcome(self, job: Any, owner: str | None) -> Any:
         with log_context(jobId=str(job.id), userId=owner):
             started = time.perf_counter()
             try:
@@ -193,7 +216,7 @@ class JobExecutor:
                     job,
                     queue=self.spec.name,
                     label=self.spec.label,
-                    owner=payload.user_id,
+                    owner=owner_of(payload),
                     emitter=self.emitter,
                     loop=loop,
                 )
@@ -208,6 +231,7 @@ class JobExecutor:
             attempts=max_attempts(job),
             job=job,
             cancelled=cancellation,
+            resources=self.resources,
             _progress=report,
         )
         try:
@@ -231,8 +255,9 @@ class JobExecutor:
             if reporter is not None:
                 await reporter.close()
         ensure_json(result)
-        if self.spec.notify_on_complete:
-            await self.notifier.completed(self.spec, job_id, payload.user_id)
+        owner = owner_of(payload)
+        if self.spec.notify_on_complete and owner is not None:
+            await self.notifier.completed(self.spec, job_id, owner)
         return result
 
     async def _call(
@@ -278,7 +303,7 @@ class JobExecutor:
                 "data": context.data.to_job_data(),
                 "attempt": context.attempt,
                 "attempts": context.attempts,
-                "userId": context.data.user_id,
+                "userId": owner_of(context.data),
             },
         }
         return await self.processes.run(message, report)

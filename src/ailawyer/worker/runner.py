@@ -40,11 +40,15 @@ from ailawyer.presence import beat, new_worker_id, stop_beating
 from ailawyer.pubsub import Subscription
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.options import queue_options, worker_options
+from ailawyer.queues.producer import QueueProducer
+from ailawyer.queues.registry import load_schedules
+from ailawyer.queues.schedules import ScheduleSpec
 from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
 from ailawyer.redis import get_queue_connection, get_worker_connection
 from ailawyer.services import settings as settings_service
 from ailawyer.worker.bullmq_connection import bullmq_worker_redis
 from ailawyer.worker.cancellation import CancelMarkers, InFlight
+from ailawyer.worker.context import WorkerResources
 from ailawyer.worker.events import listen
 from ailawyer.worker.execution import JobExecutor
 from ailawyer.worker.executors import ThreadPool
@@ -52,6 +56,7 @@ from ailawyer.worker.metrics import WorkerMetrics
 from ailawyer.worker.notify import JobNotifier
 from ailawyer.worker.processes import ProcessPool
 from ailawyer.worker.registry import QueueBinding, load_bindings
+from ailawyer.worker.schedules import ScheduleRuns, reconcile
 
 log = create_logger("worker")
 
@@ -102,9 +107,15 @@ async def _bounded(step: str, awaitable: Awaitable[Any]) -> None:
 
 
 class WorkerRunner:
-    def __init__(self, settings: Settings, bindings: list[QueueBinding]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bindings: list[QueueBinding],
+        schedules: tuple[ScheduleSpec, ...] = (),
+    ) -> None:
         self.settings = settings
         self.bindings = bindings
+        self.schedules = schedules
         self.worker_id = new_worker_id()
         self.deployment = settings.deployment
         self.queue_names = [binding.spec.name for binding in bindings]
@@ -123,6 +134,7 @@ class WorkerRunner:
         self.control: Redis | None = None
         self.database: Database | None = None
         self.emitter: SocketEmitter | None = None
+        self.producer: QueueProducer | None = None
         self.signals = 0
         self.stop_requested_at: float | None = None
         self.stopping = asyncio.Event()
@@ -200,6 +212,15 @@ class WorkerRunner:
         )
         notifier = JobNotifier(self.database, self.emitter)
         markers = CancelMarkers(self.control, self.deployment)
+        specs = tuple(binding.spec for binding in self.bindings)
+        # Processors that need the database or a queue (maintenance, follow-up jobs).
+        self.producer = QueueProducer(
+            get_queue_connection(settings.redis_url), specs, prefix=settings.bullmq_prefix
+        )
+        resources = WorkerResources(
+            settings=settings, database=self.database, producer=self.producer
+        )
+        runs = ScheduleRuns(self.control, self.deployment, {s.id for s in self.schedules})
         if settings.worker_metrics_port:
             try:
                 self.metrics.serve(settings.worker_metrics_port)
@@ -227,10 +248,17 @@ class WorkerRunner:
         )
         self._spawn(subscription.run(), "control-channels")
         await self._apply_rate_limits()
+        await reconcile(
+            self.control,
+            self.deployment,
+            self.producer.queues,
+            {spec.name: spec for spec in specs},
+            self.schedules,
+        )
         if self.processes is not None:
             self.processes.start()
         for binding in self.bindings:
-            self._add_worker(binding, notifier, markers)
+            self._add_worker(binding, notifier, markers, resources, runs)
         # run() names its connections first; a worker closed before that would
         # leave them open. "started" therefore means every worker is running.
         await _poll_until(lambda: all(worker.running for worker in self.workers), None)
@@ -255,7 +283,12 @@ class WorkerRunner:
             await connection.aclose()
 
     def _add_worker(
-        self, binding: QueueBinding, notifier: JobNotifier, markers: CancelMarkers
+        self,
+        binding: QueueBinding,
+        notifier: JobNotifier,
+        markers: CancelMarkers,
+        resources: WorkerResources,
+        runs: ScheduleRuns,
     ) -> None:
         spec = binding.spec
         assert self.emitter is not None
@@ -268,6 +301,8 @@ class WorkerRunner:
             metrics=self.metrics,
             in_flight=self.in_flight,
             markers=markers,
+            resources=resources,
+            runs=runs,
             threads=self.threads,
             processes=self.processes,
         )
@@ -332,6 +367,8 @@ class WorkerRunner:
             await _bounded("heartbeat", stop_beating(self.control, self.deployment, self.worker_id))
         if self.processes is not None:
             await _bounded("processes", self.processes.close())
+        if self.producer is not None:
+            await _bounded("producer", self._close_producer(self.producer))
         if self.emitter is not None:
             await _bounded("emitter", self.emitter.close())
         await _bounded("metrics", asyncio.to_thread(self.metrics.close))
@@ -371,6 +408,11 @@ class WorkerRunner:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 log.error("worker.run_failed", task=task.get_name(), exc_info=task.exception())
 
+    @staticmethod
+    async def _close_producer(producer: QueueProducer) -> None:
+        await producer.close()
+        await producer.connection.aclose()
+
     def _pairs(self) -> list[tuple[Worker, asyncio.Task[Any]]]:
         return list(zip(self.workers, self.run_tasks, strict=True))
 
@@ -391,11 +433,14 @@ def run_worker(settings: Settings) -> int:
     """Run until a signal; returns the exit code."""
     try:
         bindings = load_bindings(settings.extra_queue_modules)
+        schedules = load_schedules(
+            settings.extra_queue_modules, tuple(binding.spec for binding in bindings)
+        )
     except RegistryError as exc:
         log.error("worker.misconfigured", error=str(exc))
         return 2
     with asyncio.Runner(loop_factory=_loop_factory()) as loop_runner:
-        runner = WorkerRunner(settings, bindings)
+        runner = WorkerRunner(settings, bindings, schedules)
         code = loop_runner.run(runner.run())
         if runner.unfinished:
             # A job thread or a hung close would keep the interpreter alive; the

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from ailawyer.api.routes import (
     admin,
     admin_queues,
+    admin_schedules,
     auth,
     health,
     jobs,
@@ -20,6 +21,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     admin.router,
     admin_queues.router,
+    admin_schedules.router,
     jobs.router,
     notifications.router,
     settings.router,

@@ -7,12 +7,13 @@ The worker refuses to start when a spec has no processor or a processor no spec.
 
 from __future__ import annotations
 
-from ailawyer.queues.definitions import test_queue
+from ailawyer.queues.definitions import maintenance_queue, test_queue
 from ailawyer.worker.context import JobContext, Processor
-from ailawyer.worker.processors import test
+from ailawyer.worker.processors import maintenance, test
 
 PROCESSORS: dict[str, Processor] = {
     test_queue.name: test.process,
+    maintenance_queue.name: maintenance.process,
 }
 
 __all__ = ["PROCESSORS", "JobContext", "Processor"]
