@@ -5,6 +5,7 @@ import { api } from "./lib/http.js";
 import { confirmAction } from "./lib/confirm.js";
 import { announce, h, pretty, timeElement } from "./lib/dom.js";
 import { wireLogout } from "./lib/session.js";
+import { Schedules } from "./schedules.js";
 
 const REFRESH_MS = 2000;
 const PAGE_SIZE = 20;
@@ -40,6 +41,23 @@ let refreshing = false;
 
 const path = (queue, ...rest) =>
   ["/api/admin/queues", encodeURIComponent(queue), ...rest.map(encodeURIComponent)].join("/");
+
+const SCHEDULES_REFRESH_MS = 15000;
+const schedules = new Schedules({
+  body: document.getElementById("schedule-rows"),
+  status,
+  // Show the run's job in the list it is in now: a worker may have run it already.
+  onRun: async (job) => {
+    let state = "waiting";
+    try {
+      state = (await api(path(job.queue, "jobs", job.jobId))).state;
+    } catch {
+      // Not readable (yet): it was just added, so it waits.
+    }
+    select(job.queue, STATES.includes(state) ? state : "waiting", 1);
+    await refreshCounts();
+  },
+});
 
 function report(error) {
   announce(status, error.message, "error");
@@ -321,9 +339,13 @@ function main() {
   cleanForm.addEventListener("submit", clean);
   document.getElementById("job-dialog-close").addEventListener("click", () => detailDialog.close());
   refreshCounts();
+  schedules.refresh().catch(report);
   setInterval(() => {
     if (!document.hidden) refreshCounts();
   }, REFRESH_MS);
+  setInterval(() => {
+    if (!document.hidden) schedules.refresh().catch(report);
+  }, SCHEDULES_REFRESH_MS);
 }
 
 main();
