@@ -11,6 +11,13 @@ LOG_MAX_BYTES, whichever comes first; safe for several processes sharing one
 folder). Development prints a coloured console. `set_log_level` changes the level
 of a running process (the settings channel calls it).
 
+Database drivers speak at warning and above only, whatever the level: at debug
+aiosqlite logs every call with its arguments and SQLAlchemy's engine every
+statement (and at debug every row), so a login would put the e-mail it looks
+up and the session hash it checks into the log. `LOG_SQL=1` shows SQLAlchemy's
+statements (at info, without parameters: the engine hides them); the drivers'
+own loggers stay at warning even then.
+
 A line costs what a job costs: the worker logs each job, the app each request.
 So our own lines skip the stdlib detour (a `LogRecord`, copied again by the
 formatter, rendered once per handler): structlog renders each line once and
@@ -73,6 +80,12 @@ _SECRET_TEXT = (
         r"\1\2" + REDACTED,
     ),
 )
+
+
+# Loggers of the database drivers: floored at warning (see the module docstring).
+DRIVER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy")
+# Under LOG_SQL: SQLAlchemy's statements, never its debug lines (result rows).
+SQL_STATEMENT_LOGGER = "sqlalchemy.engine"
 
 
 def level_number(name: str) -> int:
@@ -388,11 +401,13 @@ def configure_logging(
     file_path: str | None = None,
     max_bytes: int = 10 * 1024 * 1024,
     background: bool = False,
+    log_sql: bool = False,
 ) -> None:
     """Set up the whole pipeline. Call once from a process entry point.
 
     `background`: write from a thread (long-running processes, where lines are
     many); else each line is written before the logging call returns.
+    `log_sql`: SQLAlchemy's statements at info, whatever the level (LOG_SQL).
     """
     shared = _shared_processors()
     renderer: Processor = structlog.processors.JSONRenderer() if json_output else _ConsoleRenderer()
@@ -413,10 +428,19 @@ def configure_logging(
     root.addHandler(sink)
 
     # Dependencies log through the root handlers; their own handlers would print twice.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "bullmq", "alembic"):
+    for name in (
+        "uvicorn",
+        "uvicorn.error",
+        "uvicorn.access",
+        "bullmq",
+        "alembic",
+        *DRIVER_LOGGERS,
+    ):
         dep = logging.getLogger(name)
         dep.handlers.clear()
         dep.propagate = True
+    # Explicit, so it holds below the driver floor that set_log_level puts on "sqlalchemy".
+    logging.getLogger(SQL_STATEMENT_LOGGER).setLevel(logging.INFO if log_sql else logging.NOTSET)
 
     structlog.configure(
         processors=[
@@ -442,8 +466,9 @@ def set_log_level(level: str) -> None:
     """Change the level of the running process (raises ValueError for unknown names)."""
     number = level_number(level)
     logging.getLogger().setLevel(number)
-    # SQLAlchemy's engine logs every statement at INFO; it only speaks at debug.
-    logging.getLogger("sqlalchemy").setLevel(max(number, logging.WARNING))
+    # Never below warning: the drivers log statements with their parameters.
+    for name in DRIVER_LOGGERS:
+        logging.getLogger(name).setLevel(max(number, logging.WARNING))
 
 
 def create_logger(module: str) -> structlog.stdlib.BoundLogger:
