@@ -3,8 +3,10 @@
 uvicorn gets `log_config=None`, so it keeps our logging pipeline and its lines
 come out as ours (JSON in production). Its access log is off: the app writes
 one line per request itself, with the request id and the user. The event loop
-is uvloop where it is installed. WebSockets: websockets' sans-I/O implementation,
-without per-message compression (see `WS_PER_MESSAGE_DEFLATE`).
+is uvloop where it is installed. HTTP: httptools where it is installed, else
+h11, both refusing request heads over 64 KiB (`_http.py`). WebSockets:
+websockets' sans-I/O implementation, without per-message compression (see
+`WS_PER_MESSAGE_DEFLATE`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import typer
 import uvicorn
 
 from ailawyer.cli._common import setup
+from ailawyer.cli._http import MAX_HEAD_BYTES, HeadLimit, http_protocol
+from ailawyer.logs import create_logger
+
+log = create_logger("serve")
 
 # Seconds open connections get to finish once a shutdown begins.
 GRACEFUL_SHUTDOWN_S = 10
@@ -57,11 +63,15 @@ def serve(
     from ailawyer.api.app import create_app
 
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http, http_name = http_protocol()
+    log.info("serve.starting", host=host, port=port, http=http_name, loop=loop)
     config = uvicorn.Config(
-        create_app(settings),
+        HeadLimit(create_app(settings)),
         host=host,
         port=port,
         loop=loop,
+        http=http,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         lifespan="on",
         log_config=None,
         access_log=False,
