@@ -25,6 +25,7 @@ from ailawyer.api.metrics import Metrics
 from ailawyer.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from ailawyer.api.response_headers import ResponseHeadersMiddleware
 from ailawyer.api.routes import ROUTERS
+from ailawyer.api.slash_redirect import install_slash_redirect
 from ailawyer.api.state import STATE_KEY, AppState, lifespan_state, open_state
 from ailawyer.config import Settings, get_settings
 from ailawyer.realtime.server import SOCKETIO_PATH, SocketEndpoint, SocketServer
@@ -59,6 +60,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_slash_redirect(app)
     # add_middleware wraps: the last one added is the outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

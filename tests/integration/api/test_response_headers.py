@@ -37,3 +37,33 @@ async def test_api_answers_are_never_cached(
     asset = await anonymous.get("/static/app.css")
     assert asset.status_code == 200
     assert asset.headers.get("cache-control") != "no-store"
+
+
+async def test_trailing_slash_redirect_names_no_host(anonymous: httpx.AsyncClient) -> None:
+    """Starlette's redirect copied the Host header into Location: with a hostile
+    Host (or X-Forwarded-Host), a link to our API sent the browser elsewhere."""
+    for path, target in (
+        ("/api/notifications/", "/api/notifications"),
+        (
+            "/api/notifications/?limit=5&unreadOnly=true",
+            "/api/notifications?limit=5&unreadOnly=true",
+        ),
+        ("/api/health/live/", "/api/health/live"),
+        ("/benachrichtigungen/", "/benachrichtigungen"),
+    ):
+        for host in ("evil.example", "evil.example:443", "127.0.0.1"):
+            response = await anonymous.get(
+                path, headers={"Host": host, "X-Forwarded-Host": "evil.example"}
+            )
+            assert response.status_code in (307, 308), (path, host, response.status_code)
+            assert response.headers["location"] == target, (path, host)
+    # A path that only looks like a redirect target elsewhere stays a 404.
+    for raw in (
+        b"//evil.example/",
+        b"//api/notifications/",
+        b"/\\evil.example/",
+        b"///api/health/",
+    ):
+        url = anonymous.base_url.copy_with(raw_path=raw)
+        response = await anonymous.get(url, headers={"Host": "evil.example"})
+        assert response.status_code == 404, (raw, response.headers.get("location"))
