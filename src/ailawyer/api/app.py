@@ -6,9 +6,9 @@ middleware, error handlers); connections are opened by the lifespan
 (`api.state.open_state`). `create_app` is the place for whatever wraps or joins
 the API as one ASGI application (the Socket.IO endpoint, the web pages).
 
-Middleware, outermost first: response headers by path (`Cache-Control` on the
-API), request context (request id, access log, metrics, last-resort 500), then
-the body limit, then FastAPI's own.
+Middleware, outermost first: response headers (`Cache-Control` on the API,
+HSTS in production over TLS), request context (request id, access log,
+metrics, last-resort 500), then the body limit, then FastAPI's own.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     # add_middleware wraps: the last one added is the outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    app.add_middleware(ResponseHeadersMiddleware)
+    app.add_middleware(ResponseHeadersMiddleware, hsts=settings.is_production)
     return app
 
 

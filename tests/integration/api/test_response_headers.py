@@ -6,6 +6,9 @@ import httpx
 import pytest
 
 from tests.fixtures.live_app import LoggedIn
+from tests.fixtures.processes import AppProcess
+
+from .conftest import StartApp
 
 pytestmark = pytest.mark.slow
 
@@ -67,3 +70,28 @@ async def test_trailing_slash_redirect_names_no_host(anonymous: httpx.AsyncClien
         url = anonymous.base_url.copy_with(raw_path=raw)
         response = await anonymous.get(url, headers={"Host": "evil.example"})
         assert response.status_code == 404, (raw, response.headers.get("location"))
+
+
+HSTS = "max-age=31536000"
+PATHS = ("/api/health/live", "/api/gibt-es-nicht", "/login", "/static/app.css", "/")
+
+
+async def hsts_by_path(app: AppProcess, headers: dict[str, str]) -> dict[str, str | None]:
+    async with app.client() as client:
+        return {
+            path: (await client.get(path, headers=headers)).headers.get("strict-transport-security")
+            for path in PATHS
+        }
+
+
+async def test_production_over_tls_sets_hsts(app_factory: StartApp) -> None:
+    """Behind a TLS proxy (uvicorn trusts X-Forwarded-Proto from 127.0.0.1,
+    FORWARDED_ALLOW_IPS), every answer carries HSTS; over plain HTTP none does
+    (a browser ignores it there anyway, and it would lock out a plain-HTTP setup)."""
+    production = app_factory(APP_ENV="production", AUTH_SECRET="p" * 40)
+    over_tls = await hsts_by_path(production, {"X-Forwarded-Proto": "https"})
+    assert over_tls == dict.fromkeys(PATHS, HSTS)
+    assert await hsts_by_path(production, {}) == dict.fromkeys(PATHS)
+
+    development = app_factory(APP_ENV="development")
+    assert await hsts_by_path(development, {"X-Forwarded-Proto": "https"}) == dict.fromkeys(PATHS)
