@@ -199,8 +199,31 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+# What a terminal would act on: C0 controls (ESC, BEL, CR, LF ...), DEL and C1
+# (0x9b is a one-byte CSI).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A traceback keeps its line breaks and tabs, and is indented, so that no line of
+# it (an exception message may hold a newline) can pass for a line of its own.
+_CONTROL_IN_BLOCK = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BLOCK_KEYS = frozenset({"exception", "stack"})
+
+
+def _escape_control(text: str, pattern: re.Pattern[str] = _CONTROL) -> str:
+    return pattern.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
+
+
+def _console_block(text: str) -> str:
+    return "\n".join("  " + line for line in _escape_control(text, _CONTROL_IN_BLOCK).split("\n"))
+
+
 class _ConsoleRenderer:
-    """Development console: the message first, context after, coloured by level."""
+    """Development console: the message first, context after, coloured by level.
+
+    Text from outside (a request path, an exception message) is printed with
+    its control characters escaped (`\\x1b`): a path with `ESC[2J` must not
+    clear the terminal of whoever runs `ailawyer dev`, nor a newline print a
+    line of its own. (JSON lines escape them by construction.)
+    """
 
     def __init__(self) -> None:
         self._renderer = structlog.dev.ConsoleRenderer(
@@ -209,6 +232,13 @@ class _ConsoleRenderer:
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
         event_dict.pop("service", None)
+        for key, value in event_dict.items():
+            if not isinstance(value, str):
+                continue
+            if key in _BLOCK_KEYS:
+                event_dict[key] = _console_block(value)
+            elif _CONTROL.search(value) is not None:
+                event_dict[key] = _escape_control(value)
         return str(self._renderer(logger, name, event_dict))
 
 
