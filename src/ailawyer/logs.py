@@ -238,7 +238,8 @@ class _ConsoleRenderer:
             if key in _BLOCK_KEYS:
                 event_dict[key] = _console_block(value)
             elif _CONTROL.search(value) is not None:
-                event_dict[key] = _escape_control(value)
+                # A trailing line break (uvicorn ends some messages with one) says nothing.
+                event_dict[key] = _escape_control(value.rstrip("\r\n"))
         return str(self._renderer(logger, name, event_dict))
 
 
