@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import signal
 from types import FrameType
 
 import typer
@@ -43,12 +44,18 @@ class _Server(uvicorn.Server):
     uvicorn remembers the signal that stopped it and raises it again once it is
     done, so the process would end "killed by SIGTERM". A requested, completed
     shutdown is a success (`docker stop`, supervisors and the worker agree): the
-    signal only starts the shutdown, a second one forces it.
+    signal only starts the shutdown. A second one forces it — uvicorn stops
+    waiting for open requests and skips the lifespan's shutdown — and, as for
+    the worker, the process then ends with 128 + the signal's number.
     """
 
+    forced_by: int | None = None
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.should_exit:
+        if self.should_exit and not self.force_exit:
             self.force_exit = True
+            self.forced_by = sig
+            log.warning("shutdown.forced", signal=signal.Signals(sig).name)
         self.should_exit = True
 
 
@@ -82,6 +89,8 @@ def serve(
     )
     server = _Server(config)
     server.run()
+    if server.forced_by is not None:
+        raise typer.Exit(128 + server.forced_by)
     if not server.started:
         # The lifespan refused to start (its reason is in the log above).
         raise typer.Exit(3)
