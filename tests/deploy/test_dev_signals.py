@@ -14,8 +14,6 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +23,9 @@ import pytest
 from bullmq import Queue
 
 from tests.deploy.support import REPO, alive, descendants, process_env
-from tests.fixtures.services import free_port, wait_until
+from tests.fixtures.processes import ChildProcess
+from tests.fixtures.services import free_port
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -33,9 +33,11 @@ SHUTDOWN_TIMEOUT_S = 20
 
 
 @pytest.fixture
-def dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, int, int]]:
+def dev(tmp_path: Path) -> Iterator[tuple[ChildProcess, int, int]]:
+    """`ailawyer dev` on a fresh DATA_DIR and a private Redis: the process, that
+    Redis's port and the app's port. Killed with everything it started, whatever
+    the test did."""
     redis_port, port = free_port(), free_port()
-    log = tmp_path / "dev.log"
     env = process_env(
         DATA_DIR=str(tmp_path / "data"),
         REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
@@ -48,20 +50,11 @@ def dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, int, int]
         WORKER_EXTRA_QUEUES="tests.fixtures.queues",
         SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT_S),
     )
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ailawyer", "dev", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    yield process, log, redis_port, port
-    left = descendants(process.pid)
-    if process.poll() is None:
-        process.kill()
-        process.wait(10)
+    # Runs in tmp_path, where its output goes: no developer .env is read.
+    child = ChildProcess(["dev", "--port", str(port)], env, tmp_path / "dev.log").start()
+    yield child, redis_port, port
+    left = descendants(child.pid)
+    child.stop(signal.SIGKILL)
     for pid in left:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
@@ -83,14 +76,14 @@ async def add_slow_job(redis_port: int) -> None:
 
 
 def test_a_second_sigterm_ends_dev_while_a_job_and_a_request_keep_it_waiting(
-    dev: tuple[subprocess.Popen[str], Path, int, int],
+    dev: tuple[ChildProcess, int, int],
 ) -> None:
-    process, log, redis_port, port = dev
-    assert wait_until(lambda: "Worker started" in log.read_text() or process.poll(), 90)
-    assert wait_until(lambda: app_answers(port) or process.poll() is not None, 60)
-    assert process.poll() is None, log.read_text()[-3000:]
+    process, redis_port, port = dev
+    assert wait_until(lambda: "Worker started" in process.output() or not process.running, 90)
+    assert wait_until(lambda: app_answers(port) or not process.running, 60)
+    assert process.running, process.output()[-3000:]
     asyncio.run(add_slow_job(redis_port))
-    assert wait_until(lambda: "slow.run" in log.read_text(), 30), log.read_text()[-3000:]
+    assert wait_until(lambda: "slow.run" in process.output(), 30), process.output()[-3000:]
     children = descendants(process.pid)
     # A request whose body never comes keeps the app's graceful shutdown waiting.
     request = socket.create_connection(("127.0.0.1", port))
@@ -99,21 +92,20 @@ def test_a_second_sigterm_ends_dev_while_a_job_and_a_request_keep_it_waiting(
         b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
     )
 
-    process.send_signal(signal.SIGTERM)
-    assert wait_until(lambda: "Received shutdown signal" in log.read_text(), 10)
-    assert wait_until(lambda: "Waiting for connections to close" in log.read_text(), 10)
+    process.send(signal.SIGTERM)
+    assert wait_until(lambda: "Received shutdown signal" in process.output(), 10)
+    assert wait_until(lambda: "Waiting for connections to close" in process.output(), 10)
     time.sleep(1.5)
-    assert process.poll() is None, "dev did not wait for the worker's job"
+    assert process.running, "dev did not wait for the worker's job"
     signalled = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    try:
-        code = process.wait(5)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"still running 5 s after the second SIGTERM:\n{log.read_text()[-3000:]}")
+    process.send(signal.SIGTERM)
+    if not wait_until(lambda: not process.running, 5, 0.01):
+        pytest.fail(f"still running 5 s after the second SIGTERM:\n{process.output()[-3000:]}")
     took = time.monotonic() - signalled
+    code = process.returncode
     request.close()
 
-    output = log.read_text()
+    output = process.output()
     assert took < SHUTDOWN_TIMEOUT_S / 4
     assert code == 1, output[-3000:]
     assert output.count("shutdown.forced") >= 2, "the app and the worker were both forced"

@@ -13,7 +13,6 @@ URL, not as a DNS error.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -23,10 +22,9 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
-from tests.e2e.conftest import stack_env, start_app
 from tests.fixtures.hostile_input import HOSTILE_NEXT
 from tests.fixtures.live_app import PASSWORD, make_user
-from tests.fixtures.processes import AppProcess
+from tests.fixtures.processes import ChildProcess, Processes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,14 +32,13 @@ KNOWN_PAGE = re.compile(r"/|/benachrichtigungen|/admin/[a-z0-9][a-z0-9-]*")
 
 
 @pytest.fixture
-def app(db: Database, pg_url: str, prefix: str, tmp_path: Path) -> Iterator[AppProcess]:
-    started = start_app(stack_env(pg_url, prefix), tmp_path / "logs")
-    yield started
-    started.stop()
+def app(processes: Processes) -> ChildProcess:
+    """The app alone: logging in needs no worker."""
+    return processes.serve()
 
 
 async def test_login_lands_only_on_known_pages_of_this_origin(
-    app: AppProcess, db: Database, browser: Browser, artifacts: Path
+    app: ChildProcess, db: Database, browser: Browser, artifacts: Path
 ) -> None:
     admin = await make_user(db, Role.ADMIN, name="Anna Admin")
     origin = app.url
@@ -96,7 +93,7 @@ async def test_login_lands_only_on_known_pages_of_this_origin(
 
 
 async def test_login_still_returns_to_the_page_that_sent_there(
-    app: AppProcess, db: Database, browser: Browser
+    app: ChildProcess, db: Database, browser: Browser
 ) -> None:
     admin = await make_user(db, Role.ADMIN)
     context = await browser.new_context()

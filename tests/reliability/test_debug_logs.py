@@ -23,9 +23,8 @@ from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
 from ailawyer.services.auth import session_id
 from tests.fixtures.live_app import make_user
-from tests.fixtures.processes import launch_worker, wait_worker_started
-from tests.reliability.conftest import SecretWatch, Session, StartApp, log_in
-from tests.reliability.support import json_lines, log_files
+from tests.fixtures.processes import Processes, json_lines
+from tests.reliability.support import SecretWatch, Session, log_files, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -64,13 +63,12 @@ async def test_debug_and_trace_logs_carry_no_secret(
     backend: str,
     level: str,
     log_sql: bool,
-    start_app: StartApp,
+    processes: Processes,
     db: Database,
-    app_env: dict[str, str],
     watch: SecretWatch,
     tmp_path: Path,
 ) -> None:
-    env = {**app_env, "LOG_LEVEL": level, "LOG_SQL": "1" if log_sql else "0"}
+    env = {"LOG_LEVEL": level, "LOG_SQL": "1" if log_sql else "0"}
     database = db
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'debug.db'}"
@@ -85,10 +83,10 @@ async def test_debug_and_trace_logs_carry_no_secret(
     watch.add("e-mail", admin.email)
     watch.add("wrong password", WRONG_PASSWORD)
 
-    worker = launch_worker(env, tmp_path / "logs")
+    worker = processes.launch_worker(**env)
     try:
-        app = start_app(**env)
-        wait_worker_started(worker)
+        app = processes.serve(**env)
+        worker.wait_ready()
         async with app.client() as client:
             refused = await client.post(
                 "/api/auth/login", json={"email": admin.email, "password": WRONG_PASSWORD}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import StartApp
+from tests.fixtures.processes import Processes
 
 pytestmark = pytest.mark.slow
 
 
-async def test_a_request_path_cannot_drive_the_terminal(app_factory: StartApp) -> None:
-    app = app_factory(APP_ENV="development")
+async def test_a_request_path_cannot_drive_the_terminal(processes: Processes) -> None:
+    app = processes.serve(APP_ENV="development")
     async with app.client() as client:
         response = await client.get("/api/%1B%5B2J%1B%5D0%3Bpwned%07")
         assert response.status_code == 404

@@ -14,19 +14,17 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures.processes import REPO_ROOT, AppProcess
+from tests.fixtures.processes import REPO_ROOT, ChildProcess, Processes, production
 
 pytestmark = pytest.mark.slow
 
 KIB = 1024
 LIMIT = 64 * KIB
 REFUSED = (400, 431)
-StartApp = Callable[..., AppProcess]
 
 
 async def exchange(
@@ -70,7 +68,8 @@ def request(*headers: tuple[str, str], path: str = "/api/health/live") -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-async def assert_limits(app: AppProcess) -> None:
+async def assert_limits(app: ChildProcess) -> None:
+    assert app.port is not None
     # Below the limit: answered as usual, the connection stays open.
     assert await exchange(app.port, request(("X-Pad", "a" * (60 * KIB)))) == ([200], False)
     refusals = {
@@ -97,25 +96,30 @@ async def assert_limits(app: AppProcess) -> None:
     assert await exchange(app.port, request()) == ([200], False)
 
 
-def http_implementation(app: AppProcess) -> str:
+def http_implementation(app: ChildProcess) -> str:
     for line in app.output().splitlines():
         if line.startswith("{") and json.loads(line).get("message") == "serve.starting":
             return str(json.loads(line)["http"])
     raise AssertionError("no serve.starting line")
 
 
-async def test_serve_refuses_heads_over_64_kib(app_factory: StartApp) -> None:
-    app = app_factory(APP_ENV="production", AUTH_SECRET="h" * 40)
+def serve_in_production(processes: Processes, **overrides: str) -> ChildProcess:
+    """Production mode, as in a deployment (JSON lines; log files in the test's folder)."""
+    return processes.serve(**production(processes.directory / "files"), **overrides)
+
+
+async def test_serve_refuses_heads_over_64_kib(processes: Processes) -> None:
+    app = serve_in_production(processes)
     await assert_limits(app)
     assert http_implementation(app) == "httptools"
 
 
 async def test_serve_without_httptools_refuses_them_too(
-    app_factory: StartApp, tmp_path: Path
+    processes: Processes, tmp_path: Path
 ) -> None:
     shim = tmp_path / "no-httptools"
     (shim / "httptools").mkdir(parents=True)
     (shim / "httptools" / "__init__.py").write_text("raise ImportError('not installed here')\n")
-    app = app_factory(APP_ENV="production", AUTH_SECRET="h" * 40, PYTHONPATH=f"{shim}:{REPO_ROOT}")
+    app = serve_in_production(processes, PYTHONPATH=f"{shim}:{REPO_ROOT}")
     await assert_limits(app)
     assert http_implementation(app) == "h11"

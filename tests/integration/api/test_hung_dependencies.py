@@ -17,10 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.fixtures.hang_proxy import HangingProxy
-from tests.fixtures.processes import AppProcess
+from tests.fixtures.processes import ChildProcess, Processes
 from tests.fixtures.services import REDIS_URL
-
-from .conftest import StartApp
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +28,11 @@ CALLS = 3
 
 
 @pytest.fixture
-def proxies() -> Iterator[list[HangingProxy]]:
+def proxies(processes: Processes) -> Iterator[list[HangingProxy]]:
+    """Stopped before `processes` stops the app: its connections end instead of hanging."""
     started: list[HangingProxy] = []
     yield started
-    for proxy in started:  # before the app stops: its connections end instead of hanging
+    for proxy in started:
         proxy.stop()
 
 
@@ -47,14 +46,14 @@ def behind_proxy(url: str, proxies: list[HangingProxy]) -> tuple[str, HangingPro
     return urlunsplit(parts._replace(netloc=proxied)), proxy
 
 
-async def health(app: AppProcess) -> tuple[int, dict[str, Any], float]:
+async def health(app: ChildProcess) -> tuple[int, dict[str, Any], float]:
     async with app.client() as client:
         started = time.monotonic()
         response = await client.get("/api/health", timeout=30)
         return response.status_code, response.json(), time.monotonic() - started
 
 
-async def assert_hung(app: AppProcess, service: str, other: str) -> list[float]:
+async def assert_hung(app: ChildProcess, service: str, other: str) -> list[float]:
     took = []
     for _ in range(CALLS):
         status, body, elapsed = await health(app)
@@ -71,10 +70,10 @@ async def assert_hung(app: AppProcess, service: str, other: str) -> list[float]:
 
 
 async def test_a_hung_redis_costs_its_timeout_not_a_hung_endpoint(
-    app_factory: StartApp, proxies: list[HangingProxy]
+    processes: Processes, proxies: list[HangingProxy]
 ) -> None:
     url, proxy = behind_proxy(REDIS_URL, proxies)
-    app = app_factory(REDIS_URL=url, HEALTH_CHECK_TIMEOUT_MS=TIMEOUT_MS)
+    app = processes.serve(REDIS_URL=url, HEALTH_CHECK_TIMEOUT_MS=TIMEOUT_MS)
     _, body, _ = await health(app)
     assert body["services"]["redis"]["status"] == "healthy", body
     proxy.hang()
@@ -82,10 +81,10 @@ async def test_a_hung_redis_costs_its_timeout_not_a_hung_endpoint(
 
 
 async def test_a_hung_postgres_costs_its_timeout_not_a_hung_endpoint(
-    app_factory: StartApp, proxies: list[HangingProxy], pg_url: str
+    processes: Processes, proxies: list[HangingProxy], pg_url: str
 ) -> None:
     url, proxy = behind_proxy(pg_url, proxies)
-    app = app_factory(DATABASE_URL=url, HEALTH_CHECK_TIMEOUT_MS=TIMEOUT_MS)
+    app = processes.serve(DATABASE_URL=url, HEALTH_CHECK_TIMEOUT_MS=TIMEOUT_MS)
     _, body, _ = await health(app)
     assert body["services"]["postgres"]["status"] == "healthy", body
     proxy.hang()

@@ -6,9 +6,7 @@ import httpx
 import pytest
 
 from tests.fixtures.live_app import LoggedIn
-from tests.fixtures.processes import AppProcess
-
-from .conftest import StartApp
+from tests.fixtures.processes import ChildProcess, Processes, production
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +74,7 @@ HSTS = "max-age=31536000"
 PATHS = ("/api/health/live", "/api/gibt-es-nicht", "/login", "/static/app.css", "/")
 
 
-async def hsts_by_path(app: AppProcess, headers: dict[str, str]) -> dict[str, str | None]:
+async def hsts_by_path(app: ChildProcess, headers: dict[str, str]) -> dict[str, str | None]:
     async with app.client() as client:
         return {
             path: (await client.get(path, headers=headers)).headers.get("strict-transport-security")
@@ -84,14 +82,14 @@ async def hsts_by_path(app: AppProcess, headers: dict[str, str]) -> dict[str, st
         }
 
 
-async def test_production_over_tls_sets_hsts(app_factory: StartApp) -> None:
+async def test_production_over_tls_sets_hsts(processes: Processes) -> None:
     """Behind a TLS proxy (uvicorn trusts X-Forwarded-Proto from 127.0.0.1,
     FORWARDED_ALLOW_IPS), every answer carries HSTS; over plain HTTP none does
     (a browser ignores it there anyway, and it would lock out a plain-HTTP setup)."""
-    production = app_factory(APP_ENV="production", AUTH_SECRET="p" * 40)
-    over_tls = await hsts_by_path(production, {"X-Forwarded-Proto": "https"})
+    in_production = processes.serve(**production(processes.directory / "files"))
+    over_tls = await hsts_by_path(in_production, {"X-Forwarded-Proto": "https"})
     assert over_tls == dict.fromkeys(PATHS, HSTS)
-    assert await hsts_by_path(production, {}) == dict.fromkeys(PATHS)
+    assert await hsts_by_path(in_production, {}) == dict.fromkeys(PATHS)
 
-    development = app_factory(APP_ENV="development")
+    development = processes.serve(APP_ENV="development")
     assert await hsts_by_path(development, {"X-Forwarded-Proto": "https"}) == dict.fromkeys(PATHS)

@@ -14,27 +14,25 @@ import time
 import pytest
 
 from ailawyer.cli.serve import GRACEFUL_SHUTDOWN_S
-from tests.fixtures.processes import AppProcess
-
-from .conftest import StartApp
+from tests.fixtures.processes import ChildProcess, Processes
 
 pytestmark = pytest.mark.slow
 
 
-async def wait_exit(app: AppProcess, timeout: float) -> int | None:
-    assert app.process is not None
+async def wait_exit(app: ChildProcess, timeout: float) -> int | None:
+    """The exit code, or None if it is still running after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        code = app.process.poll()
+        code = app.returncode
         if code is not None:
             return code
         await asyncio.sleep(0.05)
     return None
 
 
-async def test_a_second_sigterm_ends_a_waiting_shutdown_at_once(app_factory: StartApp) -> None:
-    app = app_factory()
-    assert app.process is not None
+async def test_a_second_sigterm_ends_a_waiting_shutdown_at_once(processes: Processes) -> None:
+    app = processes.serve()
+    assert app.port is not None
     # A request that is never finished: its body is announced, and one byte sent.
     reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
     writer.write(
@@ -44,12 +42,12 @@ async def test_a_second_sigterm_ends_a_waiting_shutdown_at_once(app_factory: Sta
     await writer.drain()
     await asyncio.sleep(0.5)
     try:
-        app.process.send_signal(signal.SIGTERM)
+        app.send(signal.SIGTERM)
         assert app.wait_for_output("Waiting for connections to close", 10), app.output()[-2000:]
         # The first shutdown waits for the request (up to GRACEFUL_SHUTDOWN_S) ...
         assert await wait_exit(app, 1.5) is None, "did not wait for the open request"
         signalled = time.monotonic()
-        app.process.send_signal(signal.SIGTERM)
+        app.send(signal.SIGTERM)
         # ... the second one does not.
         code = await wait_exit(app, 3)
         took = time.monotonic() - signalled

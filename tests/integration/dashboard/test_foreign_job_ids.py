@@ -20,10 +20,10 @@ from redis.asyncio import Redis
 
 from ailawyer.queues.jobs import is_foreign_job_id, is_job_id
 from ailawyer.queues.producer import QueueProducer
+from tests.fixtures.jobs import fail, run_worker
 from tests.fixtures.live_app import LoggedIn
 from tests.fixtures.retryable_queue import retryable_queue
 from tests.fixtures.services import REDIS_URL
-from tests.integration.dashboard.conftest import fail, run_worker
 
 QUEUE = retryable_queue.name
 FOREIGN_IDS = (

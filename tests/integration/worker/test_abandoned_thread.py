@@ -17,8 +17,10 @@ import pytest
 from ailawyer.db.engine import Database
 from ailawyer.db.models import User
 from ailawyer.queues.producer import QueueProducer
+from tests.fixtures.jobs import notifications_of, wait_for_state
+from tests.fixtures.processes import Processes
 from tests.fixtures.queues import SleepJobData, blocking_queue
-from tests.fixtures.workers import WorkerFactory, notifications_of, wait_for_state, wait_until
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -27,15 +29,15 @@ BLOCK_S = 15  # well beyond the timeout and its bound
 
 
 async def test_a_blocking_thread_is_abandoned_at_the_timeout_and_recovered_elsewhere(
-    worker_process: WorkerFactory, producer: QueueProducer, db: Database, owner: User
+    processes: Processes, producer: QueueProducer, db: Database, owner: User
 ) -> None:
     workers = await asyncio.gather(
-        *(worker_process(SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT_S)) for _ in range(2))
+        *(processes.worker(SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT_S)) for _ in range(2))
     )
     enqueued = await producer.enqueue(
         blocking_queue, SleepJobData(user_id=owner.id, seconds=BLOCK_S)
     )
-    first = await wait_until(lambda: next((w for w in workers if w.find("blocking.run")), None), 5)
+    first = await eventually(lambda: next((w for w in workers if w.find("blocking.run")), None), 5)
     [second] = [worker for worker in workers if worker is not first]
 
     signalled = time.monotonic()
@@ -53,6 +55,6 @@ async def test_a_blocking_thread_is_abandoned_at_the_timeout_and_recovered_elsew
     job = await wait_for_state(producer, "blocking", enqueued.id, "completed", timeout=BLOCK_S + 15)
     assert job.stalledCounter == 1  # recovered as stalled, not finished by the first worker
     assert len(second.find("blocking.run", jobId=enqueued.id)) == 1
-    await wait_until(lambda: second.find("job.completed", jobId=enqueued.id), 2)
+    await eventually(lambda: second.find("job.completed", jobId=enqueued.id), 2)
     [row] = await notifications_of(db, owner.id)
     assert row.type == "job:completed"
