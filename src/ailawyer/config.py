@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     log_max_bytes: Annotated[int, Field(ge=1024)] = Field(
         default=10 * 1024 * 1024, validation_alias="LOG_MAX_BYTES"
     )
+    # SQLAlchemy's statements in the log (at info, without parameters), whatever
+    # LOG_LEVEL says; the drivers themselves stay at warning (logs.py).
+    log_sql: bool = Field(default=False, validation_alias="LOG_SQL")
 
     worker_concurrency: Annotated[int, Field(ge=1, le=1000)] = Field(
         default=5, validation_alias="WORKER_CONCURRENCY"

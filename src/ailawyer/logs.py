@@ -11,6 +11,13 @@ LOG_MAX_BYTES, whichever comes first; safe for several processes sharing one
 folder). Development prints a coloured console. `set_log_level` changes the level
 of a running process (the settings channel calls it).
 
+Database drivers speak at warning and above only, whatever the level: at debug
+aiosqlite logs every call with its arguments and SQLAlchemy's engine every
+statement (and at debug every row), so a login would put the e-mail it looks
+up and the session hash it checks into the log. `LOG_SQL=1` shows SQLAlchemy's
+statements (at info, without parameters: the engine hides them); the drivers'
+own loggers stay at warning even then.
+
 A line costs what a job costs: the worker logs each job, the app each request.
 So our own lines skip the stdlib detour (a `LogRecord`, copied again by the
 formatter, rendered once per handler): structlog renders each line once and
@@ -73,6 +80,12 @@ _SECRET_TEXT = (
         r"\1\2" + REDACTED,
     ),
 )
+
+
+# Loggers of the database drivers: floored at warning (see the module docstring).
+DRIVER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy")
+# Under LOG_SQL: SQLAlchemy's statements, never its debug lines (result rows).
+SQL_STATEMENT_LOGGER = "sqlalchemy.engine"
 
 
 def level_number(name: str) -> int:
@@ -186,8 +199,31 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+# What a terminal would act on: C0 controls (ESC, BEL, CR, LF ...), DEL and C1
+# (0x9b is a one-byte CSI).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A traceback keeps its line breaks and tabs, and is indented, so that no line of
+# it (an exception message may hold a newline) can pass for a line of its own.
+_CONTROL_IN_BLOCK = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BLOCK_KEYS = frozenset({"exception", "stack"})
+
+
+def _escape_control(text: str, pattern: re.Pattern[str] = _CONTROL) -> str:
+    return pattern.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
+
+
+def _console_block(text: str) -> str:
+    return "\n".join("  " + line for line in _escape_control(text, _CONTROL_IN_BLOCK).split("\n"))
+
+
 class _ConsoleRenderer:
-    """Development console: the message first, context after, coloured by level."""
+    """Development console: the message first, context after, coloured by level.
+
+    Text from outside (a request path, an exception message) is printed with
+    its control characters escaped (`\\x1b`): a path with `ESC[2J` must not
+    clear the terminal of whoever runs `ailawyer dev`, nor a newline print a
+    line of its own. (JSON lines escape them by construction.)
+    """
 
     def __init__(self) -> None:
         self._renderer = structlog.dev.ConsoleRenderer(
@@ -196,6 +232,14 @@ class _ConsoleRenderer:
 
     def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
         event_dict.pop("service", None)
+        for key, value in event_dict.items():
+            if not isinstance(value, str):
+                continue
+            if key in _BLOCK_KEYS:
+                event_dict[key] = _console_block(value)
+            elif _CONTROL.search(value) is not None:
+                # A trailing line break (uvicorn ends some messages with one) says nothing.
+                event_dict[key] = _escape_control(value.rstrip("\r\n"))
         return str(self._renderer(logger, name, event_dict))
 
 
@@ -389,13 +433,15 @@ def configure_logging(
     max_bytes: int = 10 * 1024 * 1024,
     background: bool = False,
     stream: TextIO | None = None,
+    log_sql: bool = False,
 ) -> None:
     """Set up the whole pipeline. Call once from a process entry point.
 
     `background`: write from a thread (long-running processes, where lines are
     many); else each line is written before the logging call returns. `stream`:
     where rendered lines go instead of stdout (a worker's child process hands
-    them to its parent).
+    them to its parent). `log_sql`: SQLAlchemy's statements at info, whatever the
+    level (LOG_SQL).
     """
     shared = _shared_processors()
     renderer: Processor = structlog.processors.JSONRenderer() if json_output else _ConsoleRenderer()
@@ -416,10 +462,19 @@ def configure_logging(
     root.addHandler(sink)
 
     # Dependencies log through the root handlers; their own handlers would print twice.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "bullmq", "alembic"):
+    for name in (
+        "uvicorn",
+        "uvicorn.error",
+        "uvicorn.access",
+        "bullmq",
+        "alembic",
+        *DRIVER_LOGGERS,
+    ):
         dep = logging.getLogger(name)
         dep.handlers.clear()
         dep.propagate = True
+    # Explicit, so it holds below the driver floor that set_log_level puts on "sqlalchemy".
+    logging.getLogger(SQL_STATEMENT_LOGGER).setLevel(logging.INFO if log_sql else logging.NOTSET)
 
     structlog.configure(
         processors=[
@@ -460,8 +515,9 @@ def set_log_level(level: str) -> None:
     """Change the level of the running process (raises ValueError for unknown names)."""
     number = level_number(level)
     logging.getLogger().setLevel(number)
-    # SQLAlchemy's engine logs every statement at INFO; it only speaks at debug.
-    logging.getLogger("sqlalchemy").setLevel(max(number, logging.WARNING))
+    # Never below warning: the drivers log statements with their parameters.
+    for name in DRIVER_LOGGERS:
+        logging.getLogger(name).setLevel(max(number, logging.WARNING))
 
 
 def create_logger(module: str) -> structlog.stdlib.BoundLogger:

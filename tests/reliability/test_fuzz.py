@@ -19,6 +19,7 @@ import pytest
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
+from tests.fixtures.fuzz_report import assert_authenticated_run, har_args
 from tests.fixtures.live_app import make_user
 from tests.fixtures.processes import Processes, json_lines
 from tests.reliability.support import SecretWatch, env_int, log_in
@@ -45,6 +46,7 @@ async def test_fuzzing_finds_no_server_error(
             session = await log_in(client, admin.email, watch)
         cookie, csrf = session.session, session.csrf
         cli = Path(sys.executable).parent / "schemathesis"
+        har = tmp_path / "fuzz.har"
         result = await asyncio.to_thread(
             subprocess.run,
             [
@@ -80,6 +82,7 @@ async def test_fuzzing_finds_no_server_error(
                 f"X-CSRF-Token: {csrf}",
                 "--warnings",
                 "off",
+                *har_args(har),
             ],
             cwd=tmp_path,  # its report and example database stay out of the tree
             capture_output=True,
@@ -89,7 +92,11 @@ async def test_fuzzing_finds_no_server_error(
         )
         assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
         print("\n".join(result.stdout.strip().splitlines()[-12:]))  # the run's summary
-        assert "Authentication failed" not in result.stdout
+        # Authenticated: protected operations answered 2xx (not only 401/403).
+        counted = await asyncio.to_thread(
+            assert_authenticated_run, har, f"{app.url}/api/openapi.json"
+        )
+        print(f"2xx answers per operation: {dict(counted)}")
         assert app.running, "the app died under fuzzing"
         app.stop()
     finally:

@@ -186,7 +186,7 @@ function jobRow(job) {
   return h(
     "tr",
     { dataset: { jobId: job.id } },
-    h("td", {}, h("code", {}, job.id)),
+    h("td", { class: "job-id" }, h("code", {}, job.id)),
     h("td", {}, job.name),
     h("td", {}, job.userId || "–"),
     h("td", {}, String(job.attemptsMade)),

@@ -6,8 +6,9 @@ middleware, error handlers); connections are opened by the lifespan
 (`api.state.open_state`). `create_app` is the place for whatever wraps or joins
 the API as one ASGI application (the Socket.IO endpoint, the web pages).
 
-Middleware, outermost first: request context (request id, access log, metrics,
-last-resort 500), then the body limit, then FastAPI's own.
+Middleware, outermost first: response headers (`Cache-Control` on the API,
+HSTS in production over TLS), request context (request id, access log,
+metrics, last-resort 500), then the body limit, then FastAPI's own.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from starlette.types import ASGIApp, Scope
 from ailawyer.api.errors import install_error_handlers
 from ailawyer.api.metrics import Metrics
 from ailawyer.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from ailawyer.api.response_headers import ResponseHeadersMiddleware
 from ailawyer.api.routes import ROUTERS
+from ailawyer.api.slash_redirect import install_slash_redirect
 from ailawyer.api.state import STATE_KEY, AppState, lifespan_state, open_state
 from ailawyer.config import Settings, get_settings
 from ailawyer.realtime.server import (
@@ -62,6 +65,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_slash_redirect(app)
     # add_middleware wraps: the last one added is the outermost.
     app.add_middleware(
         BodyLimitMiddleware,
@@ -69,6 +73,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         path_limits={SOCKETIO_PATH + "/": MAX_MESSAGE_BYTES},
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(ResponseHeadersMiddleware, hsts=settings.is_production)
     return app
 
 

@@ -1,7 +1,8 @@
 """Readiness checks that touch their dependency, each under its own timeout.
 
 All checks run at once, so the endpoint costs the slowest check, never their
-sum, and a hung dependency costs its timeout. A failure is logged here with its
+sum, and a hung dependency costs its timeout — not also the time it takes to
+give up on it (see `_within_timeout`). A failure is logged here with its
 reason (exception type and text, which may name hosts); the public answer only
 says `unhealthy` and how long the check took.
 
@@ -116,6 +117,8 @@ class HealthChecks:
         self.deployment = settings.deployment
         self._worker_names = worker_client_names(producer)
         self._worker_seen_at: float | None = None
+        # Checks cancelled at their timeout that are still cleaning up.
+        self._abandoned: set[asyncio.Future[bool]] = set()
         # The URL is parsed once (host, port, TLS, credentials, database); the
         # pool itself never opens a connection.
         template = ConnectionPool.from_url(
@@ -206,8 +209,7 @@ class HealthChecks:
         started = time.perf_counter()
         ok = False
         try:
-            async with asyncio.timeout(self.timeout_s):
-                ok = await check()
+            ok = await self._within_timeout(check)
         except _EXPECTED as exc:
             log.warning(
                 "health.check_failed",
@@ -219,3 +221,29 @@ class HealthChecks:
             log.exception("health.check_crashed", service=name)
         latency = round((time.perf_counter() - started) * 1000)
         return CheckResult("healthy" if ok else "unhealthy", latency)
+
+    async def _within_timeout(self, check: Callable[[], Awaitable[bool]]) -> bool:
+        """`check()`, or TimeoutError after `timeout_s`, without waiting for the
+        cancelled check to clean up.
+
+        Cleaning up after a hung dependency can take as long again: SQLAlchemy
+        closes a cancelled asyncpg connection gracefully, shielded, for up to
+        2 s, and `asyncio.timeout` would wait for that. The cancelled check is
+        left to finish in the background (`_abandoned` keeps it referenced).
+        """
+        task = asyncio.ensure_future(check())
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.timeout_s)
+        finally:
+            if not task.done():
+                task.cancel()
+                self._abandoned.add(task)
+                task.add_done_callback(self._forget)
+        if not done:
+            raise TimeoutError
+        return task.result()
+
+    def _forget(self, task: asyncio.Future[bool]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("health.abandoned_check_failed", error=type(task.exception()).__name__)

@@ -36,5 +36,6 @@ def setup(process: Literal["app", "worker", "cli"], *, log_to_file: bool = True)
         max_bytes=settings.log_max_bytes,
         # The app and the worker log per request and per job: write from a thread.
         background=process != "cli",
+        log_sql=settings.log_sql,
     )
     return settings

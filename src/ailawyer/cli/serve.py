@@ -3,20 +3,27 @@
 uvicorn gets `log_config=None`, so it keeps our logging pipeline and its lines
 come out as ours (JSON in production). Its access log is off: the app writes
 one line per request itself, with the request id and the user. The event loop
-is uvloop where it is installed. WebSockets: websockets' sans-I/O implementation,
-without per-message compression (see `WS_PER_MESSAGE_DEFLATE`).
+is uvloop where it is installed. HTTP: httptools where it is installed, else
+h11, both refusing request heads over 64 KiB (`_http.py`). WebSockets:
+websockets' sans-I/O implementation, without per-message compression (see
+`WS_PER_MESSAGE_DEFLATE`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import signal
 from types import FrameType
 
 import typer
 import uvicorn
 
 from ailawyer.cli._common import setup
+from ailawyer.cli._http import MAX_HEAD_BYTES, HeadLimit, http_protocol
+from ailawyer.logs import create_logger
+
+log = create_logger("serve")
 
 # Seconds open connections get to finish once a shutdown begins.
 GRACEFUL_SHUTDOWN_S = 10
@@ -37,12 +44,18 @@ class _Server(uvicorn.Server):
     uvicorn remembers the signal that stopped it and raises it again once it is
     done, so the process would end "killed by SIGTERM". A requested, completed
     shutdown is a success (`docker stop`, supervisors and the worker agree): the
-    signal only starts the shutdown, a second one forces it.
+    signal only starts the shutdown. A second one forces it — uvicorn stops
+    waiting for open requests and skips the lifespan's shutdown — and, as for
+    the worker, the process then ends with 128 + the signal's number.
     """
 
+    forced_by: int | None = None
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.should_exit:
+        if self.should_exit and not self.force_exit:
             self.force_exit = True
+            self.forced_by = sig
+            log.warning("shutdown.forced", signal=signal.Signals(sig).name)
         self.should_exit = True
 
 
@@ -57,11 +70,15 @@ def serve(
     from ailawyer.api.app import create_app
 
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http, http_name = http_protocol()
+    log.info("serve.starting", host=host, port=port, http=http_name, loop=loop)
     config = uvicorn.Config(
-        create_app(settings),
+        HeadLimit(create_app(settings)),
         host=host,
         port=port,
         loop=loop,
+        http=http,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         lifespan="on",
         log_config=None,
         access_log=False,
@@ -72,6 +89,8 @@ def serve(
     )
     server = _Server(config)
     server.run()
+    if server.forced_by is not None:
+        raise typer.Exit(128 + server.forced_by)
     if not server.started:
         # The lifespan refused to start (its reason is in the log above).
         raise typer.Exit(3)

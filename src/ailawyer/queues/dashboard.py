@@ -5,7 +5,8 @@ A `QueueDashboard` is a thin view over the `Queue` objects of the app's
 request, which costs nothing. So the dashboard sees exactly the queues the app
 knows (`ALL_QUEUES` plus the extra modules of WORKER_EXTRA_QUEUES) and opens no
 Redis connection of its own. Jobs are looked up and retried by `queues.jobs`,
-as the retry endpoint does. Every Redis call runs under `redis_deadline`: with
+as the retry endpoint does, but with the ids other producers may choose
+(`is_foreign_job_id`). Every Redis call runs under `redis_deadline`: with
 Redis gone, the dashboard answers 503 instead of hanging. The HTTP layer is
 `api/routes/admin_queues.py`.
 
@@ -192,7 +193,7 @@ class QueueDashboard:
     async def job(self, name: str, job_id: str) -> JobDetail:
         queue = self._queue(name)
         async with redis_deadline(self.timeout_s):
-            job = await job_in(queue, job_id)
+            job = await job_in(queue, job_id, foreign=True)
             state, logs = await asyncio.gather(job.getState(), queue.getJobLogs(job_id))
         return JobDetail(
             id=str(job.id),
@@ -220,13 +221,13 @@ class QueueDashboard:
     async def retry(self, name: str, job_id: str) -> None:
         queue = self._queue(name)
         async with redis_deadline(self.timeout_s):
-            await retry_job(await job_in(queue, job_id))
+            await retry_job(await job_in(queue, job_id, foreign=True))
         log.info("dashboard.job_retried", queue=name, jobId=job_id)
 
     async def remove(self, name: str, job_id: str) -> None:
         queue = self._queue(name)
         async with redis_deadline(self.timeout_s):
-            job = await job_in(queue, job_id)
+            job = await job_in(queue, job_id, foreign=True)
             # A job a worker holds is locked: BullMQ refuses (0) rather than lose
             # its result. `Queue.remove` answers with that count; `Job.remove`
             # would raise a bare Exception instead.
@@ -238,7 +239,7 @@ class QueueDashboard:
     async def promote(self, name: str, job_id: str) -> None:
         queue = self._queue(name)
         async with redis_deadline(self.timeout_s):
-            job = await job_in(queue, job_id)
+            job = await job_in(queue, job_id, foreign=True)
             if await job.getState() != "delayed":
                 raise BadRequest(messages.JOB_NOT_DELAYED)
             await job.promote()

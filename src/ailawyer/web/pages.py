@@ -2,8 +2,15 @@
 
 Pages are plain HTML files (`templates/`) with a few `$placeholders` filled in
 (HTML-escaped); everything dynamic is done by the static scripts through the
-JSON API. A page without a session redirects to `/login`; the dashboard answers
-403 to everyone but ADMIN, exactly like its API.
+JSON API. A page without a session redirects to `/login?next=<the page>`; the
+dashboard answers 403 to everyone but ADMIN, exactly like its API.
+
+Where a login sends the browser on (`next`) is one of our pages on this origin,
+nothing else (`NEXT_PAGES`): the server drops any other value from the login URL
+and the login script checks it again against the same list, which the login
+page hands it. Browsers drop tabs and newlines from a URL and read a backslash
+as `/`, so a value such as `/<TAB>/evil.example` names another host once the
+browser is done with it: "starts with one slash" is not enough of a check.
 
 Security headers are set here, for pages only: a strict Content-Security-Policy
 (own scripts, styles and connections only — Socket.IO is same-origin), no
@@ -13,14 +20,16 @@ framing, and no caching of pages that name the user.
 from __future__ import annotations
 
 import html
+import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from string import Template
 from typing import Annotated, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ailawyer.api.deps import ReadDep, StateDep
@@ -31,6 +40,13 @@ router = APIRouter(include_in_schema=False)
 NOTIFICATIONS_PATH: Final = "/benachrichtigungen"
 DASHBOARD_PATH: Final = "/admin/queues"
 LOGIN_PATH: Final = "/login"
+
+# The pages a login may send the browser on to, as patterns matched against the
+# whole path (the same syntax in Python and in the login script). Later admin
+# pages (`/admin/system`, `/admin/einstellungen`) fit the last one.
+NEXT_PAGES: Final = ("/", NOTIFICATIONS_PATH, r"/admin/[a-z0-9][a-z0-9-]*")
+_NEXT_PAGE: Final = re.compile("|".join(f"(?:{pattern})" for pattern in NEXT_PAGES))
+_MAX_NEXT: Final = 2048
 
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
@@ -78,9 +94,29 @@ async def page_user(request: Request, state: StateDep, db: ReadDep) -> auth.Auth
 PageUser = Annotated[auth.AuthUser | None, Depends(page_user)]
 
 
+def safe_next(value: str | None) -> str | None:
+    """`value` if it is a path (and query) of one of our pages, else None.
+
+    Printable ASCII only, no backslash (a browser drops or rewrites the others
+    before it resolves the URL), one leading slash, no scheme or host, and a
+    path in `NEXT_PAGES`.
+    """
+    if not value or len(value) > _MAX_NEXT:
+        return None
+    if any(not "\x21" <= char <= "\x7e" or char == "\\" for char in value):
+        return None
+    if not value.startswith("/") or value.startswith("//"):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not _NEXT_PAGE.fullmatch(parts.path):
+        return None
+    return value
+
+
 def _to_login(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
+    target = safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    location = f"{LOGIN_PATH}?next={quote(target, safe='')}" if target else LOGIN_PATH
+    return RedirectResponse(location, status_code=303)
 
 
 def _user_values(user: auth.AuthUser) -> dict[str, str]:
@@ -110,7 +146,13 @@ async def dashboard_page(request: Request, user: PageUser) -> Response:
 
 
 @router.get(LOGIN_PATH)
-async def login_page(user: PageUser) -> Response:
+async def login_page(
+    user: PageUser, next_page: Annotated[str | None, Query(alias="next")] = None
+) -> Response:
+    target = safe_next(next_page)
     if user is not None:
-        return RedirectResponse(NOTIFICATIONS_PATH, status_code=303)
-    return render("login.html")
+        return RedirectResponse(target or NOTIFICATIONS_PATH, status_code=303)
+    if next_page is not None and target is None:
+        # Not one of ours: the login URL loses it, so the script never sees it.
+        return RedirectResponse(LOGIN_PATH, status_code=303)
+    return render("login.html", {"next_pages": json.dumps(NEXT_PAGES)})

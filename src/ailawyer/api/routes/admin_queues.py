@@ -25,7 +25,7 @@ from ailawyer.queues.dashboard import (
     QueueDashboard,
     QueueSummary,
 )
-from ailawyer.queues.jobs import cancel_job
+from ailawyer.queues.jobs import MAX_FOREIGN_JOB_ID, cancel_job
 from ailawyer.schemas import CamelModel
 
 router = APIRouter(prefix="/api/admin/queues", tags=["admin: queues"])
@@ -35,7 +35,9 @@ _READ = error_responses(401, 403, 404, 503)
 _WRITE = error_responses(400, 401, 403, 404, 409, 503)
 
 QueueName = Annotated[str, Path(min_length=1, max_length=128, description="BullMQ queue name")]
-JobId = Annotated[str, Path(min_length=1, max_length=128)]
+# Other producers' ids too (spaces, `#`, unicode, up to 256 characters); which
+# of them are looked up is decided in `queues.jobs.is_foreign_job_id`.
+JobId = Annotated[str, Path(min_length=1, max_length=MAX_FOREIGN_JOB_ID)]
 
 
 async def get_dashboard(producer: ProducerDep, _admin: AdminUser) -> QueueDashboard:
