@@ -13,6 +13,7 @@ import pytest
 
 from ailawyer.db import migrate
 from ailawyer.security import verify_password
+from ailawyer.services.settings import DEFAULTS
 from tests.deploy.support import ailawyer, process_env, rows
 from tests.fixtures.services import PG_ADMIN_URL, create_pg_database, drop_pg_database, free_port
 
@@ -45,7 +46,7 @@ def test_seed_creates_one_admin_and_the_default_settings_once(migrated_url: str)
     [(_, email, name, role, active, password_hash)] = state["users"]
     assert (email, name, role, active) == ("chefin@kanzlei.de", "Dr. Chefin", "ADMIN", True)
     assert verify_password(ADMIN["ADMIN_PASSWORD"], password_hash)
-    assert [key for key, *_ in state["settings"]] == ["log.level"]
+    assert [key for key, *_ in state["settings"]] == sorted(item.key for item in DEFAULTS)
 
     again = ailawyer("seed", DATABASE_URL=migrated_url, **ADMIN)
     assert again.returncode == 0, again.stderr
@@ -75,7 +76,7 @@ def test_seed_without_admin_variables_only_says_how(migrated_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert "ADMIN_EMAIL" in result.stdout
     state = asyncio.run(rows(migrated_url))
-    assert state["users"] == [] and len(state["settings"]) == 1
+    assert state["users"] == [] and len(state["settings"]) == len(DEFAULTS)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +117,7 @@ def test_concurrent_upgrade_and_seed_on_an_empty_database(empty_pg_url: str) -> 
         assert process.returncode == 0, err
     assert sum("first admin created" in out for out, _ in outputs) == 1
     state = asyncio.run(rows(empty_pg_url))
-    assert len(state["users"]) == 1 and len(state["settings"]) == 1
+    assert len(state["users"]) == 1 and len(state["settings"]) == len(DEFAULTS)
 
 
 def test_db_wait_returns_at_once_when_the_database_answers(empty_pg_url: str) -> None:
