@@ -29,8 +29,9 @@ export class RunningJobs {
     const result = await api("/api/jobs/active");
     const fresh = new Map();
     for (const job of result.jobs) {
-      // An ADMIN's answer holds everyone's jobs; this page shows one's own.
-      if (job.userId && job.userId !== this.userId) continue;
+      // An ADMIN's answer holds everyone's jobs and the system's (a schedule's
+      // next run, say); this page shows one's own.
+      if (job.userId !== this.userId) continue;
       fresh.set(job.jobId, job);
     }
     for (const jobId of [...this.jobs.keys()]) {
