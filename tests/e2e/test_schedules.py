@@ -65,11 +65,14 @@ async def test_admin_sees_the_schedules_and_runs_one_now(
     made = await producer.queue("maintenance").getJob(job_id.group(1))
     assert made is not None and made.name == "maintenance.sessions"
 
-    # The job shows in its queue's list (the worker has likely run it already).
-    await expect(page.locator("#jobs-heading")).to_contain_text("maintenance")
-    await expect(page.locator(f'#job-rows tr[data-job-id="{made.id}"]')).to_be_visible(
-        timeout=TIMEOUT_MS
+    # The job shows in its queue's list, marked, and the list follows it until it
+    # ended: the completed one.
+    await expect(page.locator("#jobs-heading")).to_contain_text(
+        "„maintenance“: Abgeschlossen", timeout=TIMEOUT_MS
     )
+    job_row = page.locator(f'#job-rows tr[data-job-id="{made.id}"]')
+    await expect(job_row).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(job_row).to_have_class(re.compile("highlighted"))
     await expect(row.locator(".last-run")).to_contain_text("abgeschlossen", timeout=TIMEOUT_MS)
 
     # On a phone, nothing is cut off: the table scrolls inside its box, not the page.

@@ -42,19 +42,43 @@ let refreshing = false;
 const path = (queue, ...rest) =>
   ["/api/admin/queues", encodeURIComponent(queue), ...rest.map(encodeURIComponent)].join("/");
 
+// A job just added here ("Jetzt ausführen") is followed: the list shown is the one
+// it is in, from waiting to active to completed or failed (or for a minute).
+const FOLLOW_MS = 60000;
+const FINISHED = new Set(["completed", "failed"]);
+let followed = null; // { queue, jobId, until }
+let highlighted = null; // that job's id, marked in whichever list shows it
+
+async function showFollowed() {
+  if (!followed) return;
+  const { queue, jobId } = followed;
+  let state = "waiting";
+  try {
+    state = (await api(path(queue, "jobs", jobId))).state;
+  } catch {
+    // Not readable (yet): it was just added, so it waits.
+  }
+  if (!followed || followed.jobId !== jobId) return; // the admin chose another list meanwhile
+  if (FINISHED.has(state) || Date.now() > followed.until) followed = null;
+  if (!STATES.includes(state)) state = "waiting";
+  if (selection.queue !== queue || selection.state !== state) select(queue, state, 1);
+}
+
+/** The admin's own choice of a list: it ends following a job. */
+function choose(queue, state, page) {
+  followed = null;
+  highlighted = null;
+  select(queue, state, page);
+}
+
 const SCHEDULES_REFRESH_MS = 15000;
 const schedules = new Schedules({
   body: document.getElementById("schedule-rows"),
   status,
-  // Show the run's job in the list it is in now: a worker may have run it already.
   onRun: async (job) => {
-    let state = "waiting";
-    try {
-      state = (await api(path(job.queue, "jobs", job.jobId))).state;
-    } catch {
-      // Not readable (yet): it was just added, so it waits.
-    }
-    select(job.queue, STATES.includes(state) ? state : "waiting", 1);
+    followed = { queue: job.queue, jobId: job.jobId, until: Date.now() + FOLLOW_MS };
+    highlighted = job.jobId;
+    await showFollowed();
     await refreshCounts();
   },
 });
@@ -76,7 +100,7 @@ function queueRow(queue) {
           type: "button",
           class: "link",
           "aria-label": `${queue.name}: ${STATE_LABELS[state]} anzeigen`,
-          onclick: () => select(queue.name, state, 1),
+          onclick: () => choose(queue.name, state, 1),
         },
         "0",
       ),
@@ -130,6 +154,7 @@ async function refreshCounts() {
       }
     }
     if (!selection.queue && result.queues.length > 0) select(result.queues[0].name, "failed", 1);
+    if (followed) await showFollowed();
     refreshed.textContent = `Aktualisiert: ${new Date().toLocaleTimeString("de-DE")}`;
     refreshed.dataset.kind = "info";
   } catch (error) {
@@ -185,7 +210,7 @@ function jobActions(job) {
 function jobRow(job) {
   return h(
     "tr",
-    { dataset: { jobId: job.id } },
+    { dataset: { jobId: job.id }, class: highlighted === job.id ? "highlighted" : "" },
     h("td", { class: "job-id" }, h("code", {}, job.id)),
     h("td", {}, job.name),
     h("td", {}, job.userId || "–"),
@@ -334,8 +359,8 @@ async function clean(event) {
 
 function main() {
   wireLogout();
-  prevPage.addEventListener("click", () => select(selection.queue, selection.state, selection.page - 1));
-  nextPage.addEventListener("click", () => select(selection.queue, selection.state, selection.page + 1));
+  prevPage.addEventListener("click", () => choose(selection.queue, selection.state, selection.page - 1));
+  nextPage.addEventListener("click", () => choose(selection.queue, selection.state, selection.page + 1));
   cleanForm.addEventListener("submit", clean);
   document.getElementById("job-dialog-close").addEventListener("click", () => detailDialog.close());
   refreshCounts();
