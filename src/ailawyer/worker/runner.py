@@ -41,6 +41,7 @@ from ailawyer.pubsub import Subscription
 from ailawyer.queues.options import worker_options
 from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
 from ailawyer.redis import get_worker_connection
+from ailawyer.redis_checks import require_sentinels
 from ailawyer.services import settings as settings_service
 from ailawyer.worker.bullmq_connection import bullmq_worker_redis
 from ailawyer.worker.events import listen
@@ -175,11 +176,12 @@ class WorkerRunner:
 
     async def _start(self) -> None:
         settings = self.settings
-        self.control = get_worker_connection(settings.redis_url)
+        # A Sentinel URL whose sentinels do not answer, or do not know its
+        # master, is a configuration error: stop instead of waiting forever.
+        await require_sentinels(settings.redis)
+        self.control = get_worker_connection(settings.redis)
         self.database = Database(settings.effective_database_url)
-        self.emitter = get_socket_emitter(
-            settings.redis_url, channel=self.deployment.socketio_channel
-        )
+        self.emitter = get_socket_emitter(settings.redis, channel=self.deployment.socketio_channel)
         notifier = JobNotifier(self.database, self.emitter)
         if settings.worker_metrics_port:
             try:
@@ -211,7 +213,7 @@ class WorkerRunner:
         )
         options = worker_options(
             self.settings,
-            connection=bullmq_worker_redis(self.settings.redis_url),
+            connection=bullmq_worker_redis(self.settings.redis),
             concurrency=self.settings.worker_concurrency,
             prefix=self.settings.bullmq_prefix,
         )
