@@ -8,6 +8,10 @@ round to demoting it (about ten seconds after `SENTINEL FAILOVER`), and every
 connection still open to it goes on writing there: jobs, completions and
 published events that are thrown away when it is demoted. A subscription or
 a blocking wait never opens a new connection, so it would not notice at all.
+Also, redis-py reconnects a dropped connection that is not checked out anew (a
+single-connection client's, a subscription's, a retried command's) to the
+address it had, bypassing the Sentinel lookup: `PrimaryConnection` asks again.
+
 We add to it:
 
 - `PrimaryPool` asks the sentinels once a second while it holds connections
@@ -39,8 +43,13 @@ from itertools import chain
 from typing import Any, Final
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import SSLConnection
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import (
+    Sentinel,
+    SentinelConnectionPool,
+    SentinelManagedConnection,
+)
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
@@ -76,6 +85,38 @@ def data_node_options(target: RedisTarget) -> dict[str, Any]:
         "db": target.db,
         "ssl": target.tls,
     }
+
+
+class PrimaryConnection(SentinelManagedConnection):
+    """A Sentinel-managed connection that asks for the primary on every reconnect.
+
+    The library's `connect()` asks the pool for the primary's address, but its
+    own reconnect inside `send_packed_command` calls `connect_check_health`
+    directly and would reach the old address again: after a failover, the old
+    primary (a replica now, or gone).
+    """
+
+    _address_fresh = False
+
+    async def connect_to(self, address: Any) -> None:
+        self._address_fresh = True
+        try:
+            await super().connect_to(address)  # type: ignore[no-untyped-call]
+        finally:
+            self._address_fresh = False
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        if not self.is_connected and not self._address_fresh and self.connection_pool.is_master:
+            self.host, self.port = await self.connection_pool.get_master_address()
+        await super().connect_check_health(
+            check_health=check_health, retry_socket_connect=retry_socket_connect
+        )
+
+
+class PrimarySSLConnection(PrimaryConnection, SSLConnection):
+    """`PrimaryConnection` over TLS (`rediss+sentinel://`)."""
 
 
 class PrimaryPool(SentinelConnectionPool):
@@ -186,6 +227,7 @@ def primary_client(target: RedisTarget, *, name: str, **options: Any) -> Sentine
         sentinel,
         connection_name=name,
         is_master=True,
+        connection_class=PrimarySSLConnection if target.tls else PrimaryConnection,
         **data_node_options(target),
         **options,
     )
