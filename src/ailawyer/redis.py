@@ -23,11 +23,12 @@ the request answers 503 within the deadline instead of hanging.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.connection import Connection
@@ -46,6 +47,8 @@ from ailawyer.redis_target import RedisTarget, as_target
 from ailawyer.sentinel import bounded_primary_pool, primary_client
 
 log = create_logger("redis")
+
+T = TypeVar("T")
 
 FAIL_FAST_RETRIES = 20
 CONNECT_TIMEOUT_S = 5.0
@@ -66,6 +69,8 @@ class ReconnectBackoff(AbstractBackoff):
         self._name = name
         self._url = redact_text(url)
         self._last_log = 0.0
+        # What made the last attempt fail (set by `ReconnectRetry`), for the log.
+        self.last_error: str | None = None
 
     def compute(self, failures: int) -> float:
         delay = reconnect_delay_ms(failures)
@@ -78,8 +83,30 @@ class ReconnectBackoff(AbstractBackoff):
                 url=self._url,
                 attempt=failures,
                 delay_ms=round(delay),
+                error=self.last_error,
             )
         return delay / 1000.0
+
+
+class ReconnectRetry(Retry):
+    """redis-py's retry loop, telling its backoff what failed (for the log line)."""
+
+    async def call_with_retry(
+        self,
+        do: Callable[[], Awaitable[T]],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        backoff = self._backoff
+
+        async def noted(error: Exception, *count: int) -> Any:
+            if isinstance(backoff, ReconnectBackoff):
+                backoff.last_error = type(error).__name__
+            outcome = fail(error, *count)
+            return await outcome if inspect.isawaitable(outcome) else outcome
+
+        return await super().call_with_retry(do, noted, is_retryable, with_failure_count)
 
 
 def create_redis_connection(
@@ -119,7 +146,7 @@ def create_redis_connection(
     else:
         socket_timeout = None if never_give_up else FAIL_FAST_SOCKET_TIMEOUT_S
     options: dict[str, Any] = {
-        "retry": Retry(ReconnectBackoff(name, safe_url), retries),
+        "retry": ReconnectRetry(ReconnectBackoff(name, safe_url), retries),
         # MasterNotFoundError (no primary known during a failover) is a ConnectionError.
         "retry_on_error": [RedisConnectionError, RedisTimeoutError, OSError],
         "socket_connect_timeout": CONNECT_TIMEOUT_S if timeout_s is None else timeout_s,

@@ -90,10 +90,11 @@ def data_node_options(target: RedisTarget) -> dict[str, Any]:
 class PrimaryConnection(SentinelManagedConnection):
     """A Sentinel-managed connection that asks for the primary on every reconnect.
 
-    The library's `connect()` asks the pool for the primary's address, but its
-    own reconnect inside `send_packed_command` calls `connect_check_health`
-    directly and would reach the old address again: after a failover, the old
-    primary (a replica now, or gone).
+    The library's `connect()` asks the pool for the primary's address before each
+    attempt, but its own reconnect inside `send_packed_command` calls
+    `connect_check_health` directly: that went back to the old address, and with
+    a retry policy that never gives up it kept knocking at a killed primary
+    forever. Here every reconnect goes through `connect()`.
     """
 
     _address_fresh = False
@@ -108,11 +109,12 @@ class PrimaryConnection(SentinelManagedConnection):
     async def connect_check_health(
         self, check_health: bool = True, retry_socket_connect: bool = True
     ) -> None:
-        if not self.is_connected and not self._address_fresh and self.connection_pool.is_master:
-            self.host, self.port = await self.connection_pool.get_master_address()
-        await super().connect_check_health(
-            check_health=check_health, retry_socket_connect=retry_socket_connect
-        )
+        if self._address_fresh or not self.connection_pool.is_master:
+            await super().connect_check_health(
+                check_health=check_health, retry_socket_connect=retry_socket_connect
+            )
+        elif not self.is_connected:
+            await self.connect()  # type: ignore[no-untyped-call]
 
 
 class PrimarySSLConnection(PrimaryConnection, SSLConnection):
