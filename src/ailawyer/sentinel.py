@@ -26,9 +26,9 @@ We add to it:
   wait), for the BullMQ worker's command pool (`worker/bullmq_connection.py`);
 - `SentinelClient` owns its `Sentinel` and closes the sentinels' connections
   with its own. One `Sentinel` per client keeps every client's lifetime its own
-  owner's business (the app, the worker, a test's event loop): a sentinel is
-  asked only when a connection is opened, so each client holds at most one idle
-  connection to one sentinel.
+  owner's business (the app, the worker, a test's event loop); it costs a
+  connection or two to the first sentinel that answers, asked when a connection
+  opens and by the watch.
 
 Sentinels are asked without retries and with short timeouts: a sentinel that
 does not answer is skipped for the next one in REDIS_URL's list, and the data
@@ -190,10 +190,14 @@ class PrimaryPool(SentinelConnectionPool):
                 for connection in chain(self._available_connections, self._in_use_connections)
             ):
                 continue  # a new connection asks the sentinels anyway
-            # No primary known (a failover under way), or no sentinel answers: the
-            # connections find out by themselves and retry.
-            with contextlib.suppress(RedisError, OSError, TimeoutError):
+            try:
                 await self.get_master_address()
+            except (RedisError, OSError, TimeoutError):
+                # No primary known (a failover under way), or no sentinel answers:
+                # the connections find out by themselves and retry.
+                pass
+            except Exception:
+                log.exception("redis.primary_watch_failed", connection=self.connection_name)
 
     async def aclose(self) -> None:
         watch, self._watch = self._watch, None
