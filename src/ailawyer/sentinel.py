@@ -151,7 +151,8 @@ class PrimaryPool(SentinelConnectionPool):
         if self.is_master and self.master_address != address:
             previous, self.master_address = self.master_address, address
             if previous is None:
-                log.info(
+                # At start, once per pool: `redis.sentinels_answer` says it once.
+                log.debug(
                     "redis.primary_found",
                     connection=self.connection_name,
                     master=self.service_name,
