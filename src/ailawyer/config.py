@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ailawyer.deployment import Deployment
+from ailawyer.redis_target import RedisTarget
 
 LogLevel = Literal["trace", "debug", "info", "warn", "error", "fatal"]
 
@@ -74,6 +75,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), validation_alias="DATA_DIR")
 
     redis_url: str = Field(default="redis://localhost:6379", validation_alias="REDIS_URL")
+    # The sentinels' own password (a Sentinel REDIS_URL's password is the data nodes').
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None, validation_alias="REDIS_SENTINEL_PASSWORD"
+    )
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
 
     auth_secret: SecretStr = Field(default=SecretStr(""), validation_alias="AUTH_SECRET")
@@ -174,9 +179,14 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        value = value.strip()
+        RedisTarget.parse(value)  # raises ValueError saying what is wrong
         return value
+
+    @field_validator("redis_sentinel_password", mode="before")
+    @classmethod
+    def _empty_password_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value else value
 
     @field_validator(
         "worker_metrics_port", "login_address_limit", "login_account_limit", mode="before"
@@ -225,6 +235,15 @@ class Settings(BaseSettings):
     def effective_login_account_limit(self) -> int:
         """Attempts per account over all addresses (default 20 × LOGIN_RATE_LIMIT)."""
         return self.login_account_limit or 20 * self.login_rate_limit
+
+    @property
+    def redis(self) -> RedisTarget:
+        """REDIS_URL parsed (one server, or sentinels and a master name), with
+        REDIS_SENTINEL_PASSWORD: what every Redis client of the product is built from."""
+        password = self.redis_sentinel_password
+        return RedisTarget.parse(
+            self.redis_url, sentinel_password=password.get_secret_value() if password else None
+        )
 
     @property
     def deployment(self) -> Deployment:

@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 
 from ailawyer.deployment import Deployment
 from ailawyer.redis import create_redis_connection
+from ailawyer.redis_target import RedisTarget
 
 
 def new_worker_id() -> str:
@@ -89,7 +90,9 @@ async def live_workers(redis: Redis, deployment: Deployment) -> dict[str, dict[s
     return found
 
 
-async def worker_alive(redis_url: str, deployment: Deployment, timeout_s: float = 3.0) -> bool:
+async def worker_alive(
+    redis_url: str | RedisTarget, deployment: Deployment, timeout_s: float = 3.0
+) -> bool:
     """Whether any worker of this deployment has a fresh heartbeat (`worker --check`).
 
     Any failure to ask (Redis down, a timeout) counts as "no": a health check

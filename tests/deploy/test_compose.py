@@ -15,15 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 
+from ailawyer.redis_target import RedisTarget
 from tests.deploy.support import REPO, TEST_AUTH_SECRET
+from tests.fixtures.services import RedisServer, free_port, redis_server_binary
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 PEERS = {"minio", "meilisearch", "onlyoffice"}
+SENTINELS = {"redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3"}
+HA = {"redis-replica", *SENTINELS}
 CORE = {"db", "redis", "app", "worker"}
+# The plan's Redis: append-only file, snapshots, and never evict a job.
+PLAN_REDIS = ["--appendonly", "yes", "--maxmemory-policy", "noeviction", "--save", "60", "1000"]
 REQUIRED = {"AUTH_SECRET": TEST_AUTH_SECRET, "POSTGRES_PASSWORD": "0123abcd0123abcd"}
 
 
@@ -205,9 +213,9 @@ def test_peers_sit_behind_a_profile_and_are_not_configured_by_default(
     services: dict[str, Any], tmp_path: Path
 ) -> None:
     # Compose v2 leaves inactive profiles out of `config`; v1 lists them.
-    assert CORE <= set(services) <= CORE | PEERS
+    assert CORE <= set(services) <= CORE | PEERS | HA
     with_peers = config(tmp_path, "--profile", "peers")["services"]
-    assert set(with_peers) == CORE | PEERS
+    assert CORE | PEERS <= set(with_peers) <= CORE | PEERS | HA
     for name in PEERS:
         assert with_peers[name].get("profiles") == ["peers"], name
     for name in CORE:
@@ -240,3 +248,110 @@ def test_a_missing_secret_stops_compose_with_its_name(tmp_path: Path, missing: s
     result = run_config(tmp_path, variables)
     assert result.returncode != 0
     assert f"{missing} is required" in result.stderr
+
+
+def documented_sentinel_url() -> str:
+    example = (REPO / ".env.example").read_text()
+    match = re.search(r"^# REDIS_URL=(redis\+sentinel://\S+)$", example, re.MULTILINE)
+    assert match, "the ha profile's REDIS_URL is not documented in .env.example"
+    return match.group(1)
+
+
+def sentinel_script(service: dict[str, Any]) -> str:
+    """The shell script a sentinel service runs (`sh -c <script>`)."""
+    command = command_of(service)
+    assert command[:2] == ["sh", "-c"], command
+    return command[2]
+
+
+def test_the_ha_profile_adds_a_replica_and_three_sentinels(tmp_path: Path) -> None:
+    url = documented_sentinel_url()
+    parsed = config(tmp_path, "--profile", "ha", REDIS_URL=url)
+    services = parsed["services"]
+    assert set(services) >= CORE | HA
+    for name in HA:
+        assert services[name].get("profiles") == ["ha"], name
+
+    # The primary is the plan's `redis`, unchanged; the replica keeps its values.
+    primary, replica = services["redis"], services["redis-replica"]
+    assert command_of(primary) == ["redis-server", *PLAN_REDIS]
+    replica_command = command_of(replica)
+    assert replica_command[: len(PLAN_REDIS) + 1] == ["redis-server", *PLAN_REDIS]
+    at = replica_command.index("--replicaof")
+    assert replica_command[at + 1 : at + 3] == ["redis", "6379"]
+    assert replica["image"] == primary["image"]
+    assert replica["restart"] == "unless-stopped"
+    assert healthy_dependencies(replica) == {"redis"}
+    assert replica["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    data_volumes = [volumes_of(services[name]) for name in ("redis", *sorted(HA))]
+    sources = [source for volumes in data_volumes for source, target in volumes]
+    assert len(sources) == len(set(sources)) == 1 + len(HA), "a data volume each"
+    assert set(sources) <= set(parsed["volumes"])
+
+    # Three sentinels watch `redis` under the URL's master name, two must agree.
+    target = RedisTarget.parse(url)
+    assert set(target.sentinels) == {(name, 26379) for name in SENTINELS}
+    for name in SENTINELS:
+        sentinel = services[name]
+        script = sentinel_script(sentinel)
+        assert f"sentinel monitor {target.service_name} redis 6379 2" in script
+        assert "port 26379" in script and "sentinel resolve-hostnames yes" in script
+        assert "--sentinel" in script
+        assert [target for _, target in volumes_of(sentinel)] == ["/data"]
+        assert healthy_dependencies(sentinel) == {"redis"}
+        assert sentinel["restart"] == "unless-stopped"
+        assert sentinel["healthcheck"]["test"] == ["CMD", "redis-cli", "-p", "26379", "ping"]
+
+    # App and worker ask the sentinels; the worker's health check is unchanged.
+    for name in ("app", "worker"):
+        assert services[name]["environment"]["REDIS_URL"] == url, name
+    assert command_of({"command": services["worker"]["healthcheck"]["test"]})[-1] == "--check"
+
+
+def test_without_the_profile_app_and_worker_use_the_plain_redis(services: dict[str, Any]) -> None:
+    for name in ("app", "worker"):
+        env = services[name]["environment"]
+        assert env["REDIS_URL"] == "redis://redis:6379"
+        assert env["REDIS_SENTINEL_PASSWORD"] in ("", None)
+
+
+@pytest.mark.slow
+def test_a_sentinel_service_starts_and_follows_the_primary(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """The sentinel's script, run for real: its config is written once, and the
+    sentinel it starts knows the primary (loopback and free ports for the
+    container's names and ports)."""
+    services = config(tmp_path, "--profile", "ha")["services"]
+    port = free_port()
+    data = tmp_path / "sentinel-data"
+    data.mkdir()
+    script = (
+        sentinel_script(services["redis-sentinel-1"])
+        .replace("/data/", f"{data}/")
+        .replace("port 26379", f"port {port}")
+        .replace(" redis 6379 ", f" 127.0.0.1 {redis_server.port} ")
+        .replace("exec redis-server", f"exec {shlex.quote(redis_server_binary())}")
+    )
+    process = subprocess.Popen(["sh", "-c", script])
+    try:
+        client = redis.Redis(port=port, socket_connect_timeout=0.5, decode_responses=True)
+
+        def primary() -> object:
+            try:
+                return client.sentinel_get_master_addr_by_name("ailawyer")
+            except redis.RedisError:
+                return None
+
+        assert wait_until(lambda: primary() is not None, 15)
+        assert primary() == ("127.0.0.1", redis_server.port)
+        client.close()
+    finally:
+        process.terminate()
+        process.wait(10)
+    written = (data / "sentinel.conf").read_text()
+    assert "sentinel monitor ailawyer 127.0.0.1" in written or "sentinel myid" in written
+    # A second start keeps what the sentinel wrote (the current primary after a failover).
+    before = written
+    subprocess.run(["sh", "-c", script.replace("exec ", "true ")], check=True, timeout=10)
+    assert (data / "sentinel.conf").read_text() == before

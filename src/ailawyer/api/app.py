@@ -14,7 +14,7 @@ metrics, last-resort 500), then the body limit, then FastAPI's own.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,6 +28,8 @@ from ailawyer.api.routes import ROUTERS
 from ailawyer.api.slash_redirect import install_slash_redirect
 from ailawyer.api.state import STATE_KEY, AppState, lifespan_state, open_state
 from ailawyer.config import Settings, get_settings
+from ailawyer.errors import StartupError
+from ailawyer.logs import create_logger
 from ailawyer.realtime.server import (
     MAX_MESSAGE_BYTES,
     SOCKETIO_PATH,
@@ -35,6 +37,8 @@ from ailawyer.realtime.server import (
     SocketServer,
 )
 from ailawyer.web import install_web
+
+log = create_logger("api.app")
 
 API_TITLE = "ailawyer"
 API_DESCRIPTION = (
@@ -50,7 +54,15 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with open_state(settings, metrics) as state:
+        async with AsyncExitStack() as stack:
+            try:
+                state = await stack.enter_async_context(open_state(settings, metrics))
+            except StartupError as exc:
+                # A refusal with a reason (Redis, the database, the queues), not a
+                # bug: one line. `ailawyer serve` keeps the server's traceback of
+                # it out of the log (`cli.serve`) and exits 3.
+                log.error("app.start_failed", error=str(exc))
+                raise
             yield lifespan_state(state)
 
     app = FastAPI(

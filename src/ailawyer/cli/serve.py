@@ -19,6 +19,7 @@ from types import FrameType
 import typer
 import uvicorn
 
+from ailawyer import errors
 from ailawyer.cli._common import setup
 from ailawyer.cli._http import MAX_HEAD_BYTES, HeadLimit, http_protocol
 from ailawyer.logs import create_logger
@@ -36,6 +37,29 @@ WS_PROTOCOL = "websockets-sansio"
 # room compresses the same event once per socket) and each connection keeps a
 # zlib context of its own. Our frames are small JSON events; it is not worth it.
 WS_PER_MESSAGE_DEFLATE = False
+
+
+class _ReportedRefusal(logging.Filter):
+    """Drops uvicorn's traceback of a lifespan that refused to start.
+
+    The app logs a `StartupError` (Redis or the database does not answer, a
+    wrong REDIS_URL) as one line, `app.start_failed`, with its reason; uvicorn
+    then logs the traceback Starlette hands it. An operator needs the reason,
+    not a stack: anything else that fails the start keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if not text.startswith("Traceback"):
+            return True
+        last = text.rstrip().rsplit("\n", 1)[-1]
+        name = last.split(":", 1)[0].removeprefix("ailawyer.errors.")
+        refused = getattr(errors, name, None)
+        return not (
+            last.startswith("ailawyer.errors.")
+            and isinstance(refused, type)
+            and issubclass(refused, errors.StartupError)
+        )
 
 
 class _Server(uvicorn.Server):
@@ -67,6 +91,7 @@ def serve(
     settings = setup("app")
     # httpx logs every request at info; the health checks would fill the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.error").addFilter(_ReportedRefusal())
     from ailawyer.api.app import create_app
 
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"

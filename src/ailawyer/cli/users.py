@@ -76,7 +76,7 @@ def _set_active(email: str, active: bool) -> None:
         # Committed: now every app process may end the sessions' sockets.
         announced = True
         if revoked:
-            redis = get_queue_connection(settings.redis_url)
+            redis = get_queue_connection(settings.redis)
             try:
                 async with asyncio.timeout(5):
                     for session_id in revoked:

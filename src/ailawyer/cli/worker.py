@@ -24,7 +24,7 @@ def worker(
         from ailawyer.presence import worker_alive
 
         settings = setup("cli", log_to_file=False)
-        alive = asyncio.run(worker_alive(settings.redis_url, settings.deployment))
+        alive = asyncio.run(worker_alive(settings.redis, settings.deployment))
         typer.echo("worker alive" if alive else "no live worker", err=not alive)
         raise typer.Exit(0 if alive else 1)
 

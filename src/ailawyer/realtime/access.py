@@ -62,7 +62,7 @@ def akte_access(database: Database) -> CanJoinAkte:
 def create_socket_server(settings: Settings, database: Database) -> SocketServer:
     """The app's Socket.IO server, on the channel the worker's emitter publishes to."""
     return SocketServer(
-        redis_url=settings.redis_url,
+        redis_url=settings.redis,
         authenticate=session_authenticator(database, settings.auth_secret.get_secret_value()),
         can_join_akte=akte_access(database),
         check_sessions=session_checker(database),

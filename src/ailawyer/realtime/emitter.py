@@ -15,20 +15,24 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import socketio
-
 from ailawyer.batching import GroupCall
 from ailawyer.deployment import SOCKETIO_CHANNEL
+from ailawyer.realtime.manager import FactoryRedisManager
 from ailawyer.realtime.rooms import NOTIFICATION_EVENT, akte_room, role_room, user_room
+from ailawyer.redis import create_redis_connection
+from ailawyer.redis_target import RedisTarget, as_target
 from ailawyer.services.notifications import NotificationOut
 
 # A hung Redis must not hold a job: publishing is one short command.
 EMIT_SOCKET_TIMEOUT_S = 2.0
+# Retries of one publish (at the factory's 1 s floor): enough to ride over a
+# reconnect, short of the caller's emit timeout (`worker.notify`).
+EMIT_RETRIES = 1
 # At most this many events per pipelined round trip.
 MAX_PUBLISH_BATCH = 200
 
 
-class _PipelinedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+class _PipelinedRedisManager(FactoryRedisManager):
     """The write-only Redis manager, publishing concurrent emits in one round trip.
 
     `_publish` is the hook a pub/sub manager implements; the message format and
@@ -60,6 +64,7 @@ class _PipelinedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         try:
             if not self.connected:
                 self._redis_connect()
+            assert self.redis is not None
             async with self.redis.pipeline(transaction=False) as pipe:
                 for payload in payloads:
                     pipe.publish(self.channel, payload)
@@ -73,18 +78,21 @@ class _PipelinedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
 class SocketEmitter:
     """Emits events to rooms through Redis. Connects on the first emit."""
 
-    def __init__(self, redis_url: str, *, channel: str = SOCKETIO_CHANNEL) -> None:
+    def __init__(self, redis_url: str | RedisTarget, *, channel: str = SOCKETIO_CHANNEL) -> None:
+        target = as_target(redis_url)
         self.manager = _PipelinedRedisManager(
-            redis_url,
+            target.display,
             channel=channel,
             write_only=True,
             # The library logs publish failures itself; through our pipeline.
             logger=logging.getLogger("ailawyer.realtime.emitter"),
-            redis_options={
-                "socket_connect_timeout": EMIT_SOCKET_TIMEOUT_S,
-                "socket_timeout": EMIT_SOCKET_TIMEOUT_S,
-                "client_name": "ailawyer-emitter",
-            },
+            connect=lambda: create_redis_connection(
+                max_retries_per_request=EMIT_RETRIES,
+                url=target,
+                name="ailawyer-emitter",
+                decode_responses=False,
+                timeout_s=EMIT_SOCKET_TIMEOUT_S,
+            ),
         )
 
     async def emit(self, room: str, event: str, data: Any) -> None:
@@ -115,7 +123,9 @@ class SocketEmitter:
         self.manager.connected = False
 
 
-def get_socket_emitter(redis_url: str, *, channel: str = SOCKETIO_CHANNEL) -> SocketEmitter:
+def get_socket_emitter(
+    redis_url: str | RedisTarget, *, channel: str = SOCKETIO_CHANNEL
+) -> SocketEmitter:
     """A new emitter. No cache: whoever creates it owns it and closes it (the
     worker's runner creates one at start and closes it at shutdown)."""
     return SocketEmitter(redis_url, channel=channel)

@@ -17,14 +17,25 @@ uses them) go through the library's own path unchanged.
 It sits between `AsyncPubSubManager` and `AsyncManager` in the class hierarchy, so
 the publish side (`AsyncPubSubManager.emit`) and the Redis listener are the
 library's, and only the local delivery (the listener's `super().emit(...)`) is ours.
+
+`FactoryRedisManager`: python-socketio's Redis manager builds its own client
+from a URL (`Redis.from_url`, or a `Sentinel` for `redis+sentinel://` only, not
+`rediss+sentinel://`), with the library's defaults and a new client for every
+reconnect. Ours gets one client from `ailawyer.redis` instead, for the life of
+the manager: our retry policy, reconnect logging and client name, and a
+Sentinel client that follows the primary. That client reconnects (and a pub/sub
+connection resubscribes) by itself; the library's own retry loop stays as a
+fallback and reuses it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import socketio
 from engineio import packet as eio_packet
+from redis.asyncio import Redis
 from socketio import packet
 
 from ailawyer.logs import create_logger
@@ -81,5 +92,26 @@ class LocalDelivery(socketio.AsyncManager):  # type: ignore[misc]
             log.warning("realtime.delivery_failed", name=event, room=str(room), sockets=failed)
 
 
-class RedisManager(socketio.AsyncRedisManager, LocalDelivery):  # type: ignore[misc]
-    """python-socketio's Redis manager, delivering locally through `LocalDelivery`."""
+class FactoryRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """python-socketio's Redis manager on one client made by `connect()`."""
+
+    redis: Redis | None
+    pubsub: Any
+
+    def __init__(self, *args: Any, connect: Callable[[], Redis], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connect = connect
+
+    def _redis_connect(self) -> None:
+        # Called by the library at its first use and after every error it saw;
+        # the client and its pub/sub object outlive those errors.
+        if self.redis is None:
+            self.redis = self._connect()
+        if self.pubsub is None:
+            self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+
+
+class RedisManager(FactoryRedisManager, LocalDelivery):
+    """Our Redis client under python-socketio's manager, delivering locally
+    through `LocalDelivery`."""

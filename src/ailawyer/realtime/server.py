@@ -42,6 +42,8 @@ from ailawyer.logs import create_logger, log_context
 from ailawyer.realtime.guard import ANONYMOUS_TIMEOUT_S, EngineGuard
 from ailawyer.realtime.manager import RedisManager
 from ailawyer.realtime.rooms import akte_room, role_room, user_room
+from ailawyer.redis import create_redis_connection
+from ailawyer.redis_target import RedisTarget, as_target
 
 log = create_logger("realtime.server")
 
@@ -112,7 +114,7 @@ class SocketServer:
     def __init__(
         self,
         *,
-        redis_url: str,
+        redis_url: str | RedisTarget,
         authenticate: Authenticate,
         can_join_akte: CanJoinAkte,
         check_sessions: CheckSessions,
@@ -128,16 +130,18 @@ class SocketServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         # The connected sockets of each session (this process's only).
         self._sockets: dict[str, set[str]] = {}
+        target = as_target(redis_url)
         manager = RedisManager(
-            redis_url,
+            target.display,
             channel=channel,
-            redis_options={
-                "socket_connect_timeout": 5,
-                "socket_keepalive": True,
-                # Notice a silently dropped subscription within half a minute.
-                "health_check_interval": 30,
-                "client_name": "ailawyer-socketio",
-            },
+            # A subscription never gives up (it pings every 30 s, so a silently
+            # dropped one is noticed); python-socketio compares bytes.
+            connect=lambda: create_redis_connection(
+                max_retries_per_request=None,
+                url=target,
+                name="ailawyer-socketio",
+                decode_responses=False,
+            ),
         )
         self.sio = socketio.AsyncServer(
             async_mode="asgi",

@@ -45,6 +45,7 @@ from ailawyer.queues.registry import load_schedules
 from ailawyer.queues.schedules import ScheduleSpec
 from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
 from ailawyer.redis import get_queue_connection, get_worker_connection
+from ailawyer.redis_checks import require_sentinels
 from ailawyer.services import settings as settings_service
 from ailawyer.worker.bullmq_connection import bullmq_worker_redis
 from ailawyer.worker.cancellation import CancelMarkers, InFlight
@@ -205,17 +206,18 @@ class WorkerRunner:
 
     async def _start(self) -> None:
         settings = self.settings
-        self.control = get_worker_connection(settings.redis_url)
+        # A Sentinel URL whose sentinels do not answer, or do not know its
+        # master, is a configuration error: stop instead of waiting forever.
+        await require_sentinels(settings.redis)
+        self.control = get_worker_connection(settings.redis)
         self.database = Database(settings.effective_database_url)
-        self.emitter = get_socket_emitter(
-            settings.redis_url, channel=self.deployment.socketio_channel
-        )
+        self.emitter = get_socket_emitter(settings.redis, channel=self.deployment.socketio_channel)
         notifier = JobNotifier(self.database, self.emitter)
         markers = CancelMarkers(self.control, self.deployment)
         specs = tuple(binding.spec for binding in self.bindings)
         # Processors that need the database or a queue (maintenance, follow-up jobs).
         self.producer = QueueProducer(
-            get_queue_connection(settings.redis_url), specs, prefix=settings.bullmq_prefix
+            get_queue_connection(settings.redis), specs, prefix=settings.bullmq_prefix
         )
         resources = WorkerResources(
             settings=settings, database=self.database, producer=self.producer
@@ -267,7 +269,7 @@ class WorkerRunner:
         """Each queue's declared rate limit as BullMQ's global one (the queue's meta),
         which every worker of the queue obeys, Node ones included; a queue declared
         without one has it removed."""
-        connection = get_queue_connection(self.settings.redis_url)
+        connection = get_queue_connection(self.settings.redis)
         try:
             for binding in self.bindings:
                 queue = Queue(
@@ -308,7 +310,7 @@ class WorkerRunner:
         )
         options = worker_options(
             self.settings,
-            connection=bullmq_worker_redis(self.settings.redis_url),
+            connection=bullmq_worker_redis(self.settings.redis),
             concurrency=self.concurrency(spec),
             prefix=self.settings.bullmq_prefix,
             rate_limit=spec.rate_limit,

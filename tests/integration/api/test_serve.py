@@ -35,6 +35,7 @@ def test_serve_refuses_to_start_without_redis(pg_url: str, tmp_path: Path) -> No
     output = result.stdout + result.stderr
     assert "does not answer" in output
     assert "REDIS_URL" in output
+    assert "Traceback" not in output, "a refused start is one line, not a stack"
 
 
 async def test_production_mode_logs_json_and_marks_cookies_secure(
