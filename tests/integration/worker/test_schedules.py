@@ -87,10 +87,11 @@ async def test_two_workers_run_one_job_per_tick_and_restarting_them_fires_no_bur
     after = [start for start in await tick_starts(producer) if start >= stopped]
     # Not lost: it goes on at its rhythm...
     assert len([start for start in after if start >= back]) >= 4, after
-    # ...and the ticks missed while no worker ran are not made up for: at most the
-    # one that was due runs at once, then one per second again.
-    assert len(after) <= (int(time.time() * 1000) - back) / 1000 + 2, after
-    assert min(gaps([start for start in after if start >= back + 500])) >= 500, after
+    # ...and the ticks missed while no worker ran are not made up for: the one that
+    # was due runs as the first worker is back (maybe just before the next tick),
+    # then one per second again.
+    assert len(after) <= (int(time.time() * 1000) - after[0]) / 1000 + 2, after
+    assert sum(1 for gap in gaps(after) if gap < 500) <= 1, gaps(after)
 
 
 async def test_a_schedule_taken_out_of_the_code_is_gone_after_the_restart(
