@@ -60,11 +60,13 @@ async def test_notifications_arrive_live_and_a_failed_job_can_be_retried(
     await producer.enqueue(
         retryable_queue, TestJobData(user_id=admin.id, message="bitte scheitern")
     )
-    failed = items(page, "Vorgang fehlgeschlagen. Erneut versuchen?")
+    # An admin's own job: one notification, the admin copy with the error and the retry.
+    failed = items(page, "Job endgültig fehlgeschlagen")
     await expect(failed).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
-    # The owner's notification and, as an admin, the error report.
-    await expect(items(page, "Job endgültig fehlgeschlagen")).to_have_count(1)
-    await expect(badge).to_have_text("3")
+    await expect(badge).to_have_text("2")
+    await expect(items(page, "Vorgang fehlgeschlagen. Erneut versuchen?")).to_have_count(0)
+    # Worth retrying: no hint.
+    await expect(failed.locator(".retry-hint")).to_have_count(0)
     await page.screenshot(path=artifacts / "notification-center-failed.png", full_page=True)
 
     await heal(redis_client, prefix)
@@ -72,7 +74,7 @@ async def test_notifications_arrive_live_and_a_failed_job_can_be_retried(
     await expect(failed.locator(".outcome")).to_contain_text("Erneut gestartet")
     retried = items(page, "„Wiederholbarer Auftrag“ wurde erfolgreich abgeschlossen")
     await expect(retried).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
-    await expect(badge).to_have_text("4")
+    await expect(badge).to_have_text("3")
     assert await page.evaluate("window.sameDocument") is True
     # Newest first.
     await expect(page.locator("#notification-list > li").first).to_contain_text(
@@ -82,14 +84,14 @@ async def test_notifications_arrive_live_and_a_failed_job_can_be_retried(
 
     # Read, dismiss, all read: the badge follows, and the server agrees.
     await retried.get_by_role("button", name="Als gelesen markieren").click()
-    await expect(badge).to_have_text("3")
+    await expect(badge).to_have_text("2")
     await completed.get_by_role("button", name="„Vorgang abgeschlossen“ entfernen").click()
     await expect(completed).to_have_count(0)
-    await expect(badge).to_have_text("2")
+    await expect(badge).to_have_text("1")
     await page.get_by_role("button", name="Alle als gelesen markieren").click()
     await expect(badge).to_have_text("0")
     await page.reload()
-    await expect(page.locator("#notification-list > li")).to_have_count(3)
+    await expect(page.locator("#notification-list > li")).to_have_count(2)
     await expect(badge).to_have_text("0")
 
 
@@ -131,3 +133,30 @@ async def test_what_was_missed_while_disconnected_arrives_on_reconnect(
     await expect(items(page, "Vorgang abgeschlossen")).to_have_count(1)
     await expect(page.locator("#unread-badge")).to_have_text("1")
     assert await page.evaluate("window.sameDocument") is True
+
+
+async def test_a_permanent_failure_says_a_retry_would_not_help(
+    stack: Stack, db: Database, producer: QueueProducer, browser: Browser, artifacts: Path
+) -> None:
+    """An invalid payload fails for good: its owner gets no retry button, but the reason."""
+    user = await make_user(db, Role.SACHBEARBEITER)
+    admin = await make_user(db, Role.ADMIN)
+    # As another producer might send it: the owner is named, the message is missing.
+    await producer.queue(test_queue.name).add("test", {"userId": user.id}, {"attempts": 3})
+
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await log_in(page, stack.url, user.email, "/benachrichtigungen")
+    mine = items(page, "Vorgang fehlgeschlagen")
+    await expect(mine).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    await expect(mine.locator(".retry-hint")).to_have_text(
+        "Ein erneuter Versuch würde genauso scheitern. Die Administration ist informiert."
+    )
+    await expect(mine.get_by_role("button", name="Erneut versuchen")).to_have_count(0)
+    await page.screenshot(path=artifacts / "notification-permanent-failure-390.png", full_page=True)
+
+    admin_page = await browser.new_page()
+    await log_in(admin_page, stack.url, admin.email, "/benachrichtigungen")
+    theirs = items(admin_page, "Job endgültig fehlgeschlagen")
+    await expect(theirs).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    await expect(theirs.locator(".retry-hint")).to_contain_text("Ursache zuerst beheben")
+    await expect(theirs.get_by_role("button", name="Erneut versuchen")).to_be_visible()

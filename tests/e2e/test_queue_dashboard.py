@@ -54,7 +54,7 @@ async def test_admin_inspects_retries_and_cleans(
     browser: Browser,
     artifacts: Path,
 ) -> None:
-    admin = await make_user(db, Role.ADMIN)
+    admin = await make_user(db, Role.ADMIN, name="Anna Admin")
     for i in range(2):
         await producer.enqueue(test_queue, TestJobData(user_id=admin.id, message=f"ok {i}"))
     failed = await producer.enqueue(retryable_queue, TestJobData(user_id=admin.id, message="x"))
@@ -73,6 +73,11 @@ async def test_admin_inspects_retries_and_cleans(
     await cell(page, "retryable", "failed").click()
     row = page.locator(f'#job-rows tr[data-job-id="{failed.id}"]')
     await expect(row).to_contain_text(FAILURE_MESSAGE)
+    # Its owner by name and e-mail; the id is in the tooltip.
+    owner = row.locator("td.job-user > span")
+    await expect(owner).to_have_text(f"Anna Admin{admin.email}")
+    await expect(owner).to_have_attribute("title", f"Benutzer-ID: {admin.id}")
+    await page.locator("#job-rows").screenshot(path=artifacts / "queue-dashboard-rows.png")
     await row.get_by_role("button", name="Details").click()
     detail = page.locator("#job-dialog")
     await expect(detail).to_be_visible()
@@ -135,3 +140,27 @@ async def test_dashboard_and_its_api_are_forbidden_to_non_admins(
     # The notification center offers no way there.
     await page.goto(stack.url + "/benachrichtigungen")
     await expect(page.get_by_role("link", name="Queue-Dashboard")).to_have_count(0)
+
+
+async def test_the_header_fits_a_phone(
+    stack: Stack, db: Database, browser: Browser, artifacts: Path
+) -> None:
+    """At 390 px no link of the navigation breaks inside its name, and nothing runs off."""
+    admin = await make_user(db, Role.ADMIN, name="Anna Admin")
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await log_in(page, stack.url, admin.email, "/admin/queues")
+    for path, name in (("/admin/queues", "dashboard"), ("/benachrichtigungen", "notifications")):
+        await page.goto(stack.url + path)
+        links = page.locator(".topbar nav a")
+        await expect(links.first).to_be_visible()
+        line = await links.first.evaluate("a => parseFloat(getComputedStyle(a).lineHeight)")
+        boxes = [await links.nth(i).bounding_box() for i in range(await links.count())]
+        assert all(box is not None for box in boxes)
+        # One line each, and all on the same line.
+        assert all(box["height"] < 1.5 * line for box in boxes if box), (path, boxes, line)
+        assert len({round(box["y"]) for box in boxes if box}) == 1, (path, boxes)
+        overflow = await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, (path, overflow)
+        await page.locator(".topbar").screenshot(path=artifacts / f"header-{name}-390.png")

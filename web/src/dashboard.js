@@ -207,13 +207,28 @@ function jobActions(job) {
   return h("div", { class: "actions" }, ...actions);
 }
 
+// The owner by name and e-mail, the id in the tooltip; a system job has none,
+// and an owner deleted since shows its id alone.
+function ownerCell(job) {
+  if (job.user) {
+    return h(
+      "span",
+      { title: `Benutzer-ID: ${job.user.id}` },
+      h("span", { class: "user-name" }, job.user.name),
+      h("span", { class: "user-email" }, job.user.email),
+    );
+  }
+  if (job.userId) return h("span", { title: "Benutzer nicht mehr vorhanden" }, h("code", {}, job.userId));
+  return "System";
+}
+
 function jobRow(job) {
   return h(
     "tr",
     { dataset: { jobId: job.id }, class: highlighted === job.id ? "highlighted" : "" },
     h("td", { class: "job-id" }, h("code", {}, job.id)),
     h("td", {}, job.name),
-    h("td", {}, job.userId || "–"),
+    h("td", { class: "job-user" }, ownerCell(job)),
     h("td", {}, String(job.attemptsMade)),
     h("td", {}, timeElement(job.timestamp)),
     h("td", {}, timeElement(job.finishedOn)),

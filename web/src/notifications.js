@@ -68,9 +68,25 @@ function render(item) {
   const actions = h("div", { class: "actions" });
 
   if (isFailedJob(item) && isOwn(item)) {
-    const retry = h("button", { type: "button", class: "primary retry" }, "Erneut versuchen");
-    retry.addEventListener("click", () => retryJob(item, retry, outcome));
-    actions.append(retry);
+    // A permanent failure (an invalid payload, say) fails the same way again:
+    // admins may still retry once they fixed its cause; others are told why not.
+    const permanent = item.data.retryable === false;
+    if (!permanent || isAdmin) {
+      const retry = h("button", { type: "button", class: "primary retry" }, "Erneut versuchen");
+      retry.addEventListener("click", () => retryJob(item, retry, outcome));
+      actions.append(retry);
+    }
+    if (permanent) {
+      actions.append(
+        h(
+          "span",
+          { class: "retry-hint" },
+          isAdmin
+            ? "Ursache zuerst beheben: ein erneuter Versuch scheitert sonst genauso."
+            : "Ein erneuter Versuch würde genauso scheitern. Die Administration ist informiert.",
+        ),
+      );
+    }
   }
   if (isOwn(item)) {
     if (!item.read) {

@@ -85,11 +85,22 @@ class QueueSummary(CamelModel):
     counts: dict[str, int]
 
 
+class JobUser(CamelModel):
+    """Who a job belongs to, as the dashboard shows it (the id goes in a tooltip)."""
+
+    id: str
+    name: str
+    email: str
+
+
 class JobSummary(CamelModel):
     id: str
     name: str
     state: str
     user_id: str | None
+    # Filled in by the API from the database; None for system jobs and for
+    # owners that no longer exist.
+    user: JobUser | None = None
     attempts_made: int
     progress: Any
     failed_reason: str | None

@@ -56,6 +56,9 @@ class FinalFailure:
     attempt: int
     # Already readable and free of secrets (see `worker.execution.failure_reason`).
     reason: str
+    # False when the processor said the failure is permanent (`UnrecoverableError`):
+    # "Erneut versuchen" would fail the same way until its cause is fixed.
+    retryable: bool = True
 
 
 def completed_draft(spec: QueueSpec, job_id: str, user_id: str) -> NotificationDraft:
@@ -88,22 +91,27 @@ def failure_admin_data(spec: QueueSpec, failure: FinalFailure) -> dict[str, Any]
         "userId": failure.user_id,
         "attempt": failure.attempt,
         "error": failure.reason,
+        "retryable": failure.retryable,
     }
 
 
 def failure_drafts(
     spec: QueueSpec, failure: FinalFailure, admin_ids: list[str]
 ) -> list[NotificationDraft]:
-    """The owner's row (if the job has one), then one row per admin."""
+    """The owner's row (if the job has one), then one row per admin.
+
+    An owner who is an admin gets the admin row only: it says what failed and
+    why, and offers the retry, so a second row would tell them the same twice.
+    """
     drafts: list[NotificationDraft] = []
-    if failure.user_id:
+    if failure.user_id and failure.user_id not in admin_ids:
         drafts.append(
             NotificationDraft(
                 user_id=failure.user_id,
                 type=FAILED_TYPE,
                 title=messages.JOB_FAILED_TITLE,
                 message=messages.JOB_FAILED_MESSAGE,
-                data={"jobId": failure.job_id, "queue": spec.name},
+                data={"jobId": failure.job_id, "queue": spec.name, "retryable": failure.retryable},
                 dedupe_key=failed_key(spec.name, failure.job_id, failure.attempt),
             )
         )

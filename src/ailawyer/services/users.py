@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ailawyer.db.base import utcnow
 from ailawyer.db.models import Role, User, UserSession
@@ -54,6 +54,16 @@ async def create_user(
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     result = await session.execute(select(User).where(User.email == email.strip().lower()))
     return result.scalar_one_or_none()
+
+
+async def names_by_id(
+    db: AsyncSession | AsyncConnection, ids: set[str]
+) -> dict[str, tuple[str, str]]:
+    """`(name, email)` of each of these users that exists, by id (one query)."""
+    if not ids:
+        return {}
+    rows = await db.execute(select(User.id, User.name, User.email).where(User.id.in_(ids)))
+    return {row.id: (row.name, row.email) for row in rows}
 
 
 async def count_users(session: AsyncSession) -> int:

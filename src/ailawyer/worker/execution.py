@@ -342,7 +342,13 @@ class JobExecutor:
         )
         if final:
             failure = FinalFailure(
-                job_id=str(job.id), user_id=job_owner(job), attempt=attempt, reason=reason
+                job_id=str(job.id),
+                user_id=job_owner(job),
+                attempt=attempt,
+                reason=reason,
+                # Raised as permanent (an invalid payload, say): the same run fails
+                # the same way until its cause is fixed.
+                retryable=not isinstance(error, UnrecoverableError),
             )
             try:
                 await self.notifier.failed(self.spec, failure)

@@ -95,9 +95,11 @@ class JobNotifier:
     async def failed(self, spec: QueueSpec, failure: FinalFailure) -> None:
         """Commit the owner's and every admin's notification (one INSERT), then emit them."""
         async with self.database.session() as session:
-            drafts = failure_drafts(spec, failure, await _admin_ids(session))
+            admins = await _admin_ids(session)
+            drafts = failure_drafts(spec, failure, admins)
             persisted = await persist_notifications(session, drafts)
-        if failure.user_id and persisted[0][0] is None:
+        owner_row = bool(failure.user_id) and failure.user_id not in admins
+        if owner_row and persisted[0][0] is None:
             log.warning("notification.owner_unknown", queue=spec.name, outcome="failed")
         outs = [out for out, _ in persisted if out is not None]
         log.info("notification.persisted", outcome="failed", count=len(outs))

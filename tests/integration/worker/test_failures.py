@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from ailawyer import messages
 from ailawyer.db.engine import Database
-from ailawyer.db.models import User
+from ailawyer.db.models import Notification, User
 from ailawyer.deployment import Deployment
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
@@ -70,7 +70,7 @@ async def test_retries_after_10s_60s_5min_then_fails_and_notifies_owner_and_admi
         messages.JOB_FAILED_TITLE,
         "Vorgang fehlgeschlagen. Erneut versuchen?",
     )
-    assert mine.data == {"jobId": enqueued.id, "queue": failing_queue.name}
+    assert mine.data == {"jobId": enqueued.id, "queue": failing_queue.name, "retryable": True}
     assert mine.dedupe_key == failed_key(failing_queue.name, enqueued.id, 4)
 
     [theirs] = await notifications_of(db, admin.id)
@@ -115,8 +115,12 @@ async def test_unrecoverable_error_fails_at_once_and_keeps_secrets_out(
 
     [mine] = await notifications_of(db, owner.id)
     assert mine.message == messages.JOB_FAILED_MESSAGE
+    # A retry would fail the same way: the browser says so beside the button.
+    assert mine.data is not None and mine.data["retryable"] is False
     [theirs] = await notifications_of(db, admin.id)
     assert "Akte existiert nicht" in theirs.message
+    assert theirs.data is not None and theirs.data["retryable"] is False
+    assert event["retryable"] is False
     for text in (job.failedReason, theirs.message, str(theirs.data), worker.output(), str(event)):
         assert SECRET_IN_ERROR not in text
 
@@ -135,3 +139,24 @@ async def test_database_outage_fails_the_attempt_instead_of_completing_the_job(
     assert job.attemptsMade == 1
     assert "Connect call failed" in job.failedReason or "refused" in job.failedReason.lower()
     assert worker.find("job.completed") == []
+
+
+async def test_an_admin_whose_own_job_fails_gets_one_notification(
+    processes: Processes, producer: QueueProducer, db: Database, owner: User, admin: User
+) -> None:
+    """The admin copy (error, retry) only; the other admins' copies as always."""
+    await processes.worker()
+    enqueued = await producer.enqueue(
+        unrecoverable_queue, TestJobData(user_id=admin.id, message="x")
+    )
+    await wait_for_state(producer, "unrecoverable", enqueued.id, "failed", timeout=5)
+
+    async def rows() -> list[Notification] | None:
+        found = await notifications_of(db, admin.id)
+        return found or None
+
+    [only] = await eventually(rows, timeout=5)
+    assert only.title == messages.JOB_FAILED_ADMIN_TITLE
+    assert only.dedupe_key == failed_admin_key("unrecoverable", enqueued.id, 1)
+    assert only.data is not None and only.data["userId"] == admin.id
+    assert await notifications_of(db, owner.id) == []

@@ -12,7 +12,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
-from ailawyer.api.deps import AdminUser, ProducerDep, StateDep
+from ailawyer.api.deps import AdminUser, ProducerDep, ReadDep, StateDep
 from ailawyer.api.errors import error_responses
 from ailawyer.api.job_outcomes import announce_cancelled
 from ailawyer.queues.dashboard import (
@@ -22,11 +22,13 @@ from ailawyer.queues.dashboard import (
     JobDetail,
     JobPage,
     JobState,
+    JobUser,
     QueueDashboard,
     QueueSummary,
 )
 from ailawyer.queues.jobs import MAX_FOREIGN_JOB_ID, cancel_job
 from ailawyer.schemas import CamelModel
+from ailawyer.services.users import names_by_id
 
 router = APIRouter(prefix="/api/admin/queues", tags=["admin: queues"])
 
@@ -93,11 +95,18 @@ async def get_queue(name: QueueName, dashboard: DashboardDep) -> QueueSummary:
 async def list_jobs(
     name: QueueName,
     dashboard: DashboardDep,
+    db: ReadDep,
     state: JobState = "failed",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = 20,
 ) -> JobPage:
-    return await dashboard.jobs(name, state, page=page, page_size=page_size)
+    found = await dashboard.jobs(name, state, page=page, page_size=page_size)
+    owners = await names_by_id(db, {job.user_id for job in found.jobs if job.user_id})
+    for job in found.jobs:
+        if job.user_id in owners:
+            user_name, email = owners[job.user_id]
+            job.user = JobUser(id=job.user_id, name=user_name, email=email)
+    return found
 
 
 @router.get(
