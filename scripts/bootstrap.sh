@@ -23,6 +23,10 @@ if [ "${1:-}" = "--test" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
   uv sync --frozen --all-groups --quiet
+  # The Node BullMQ example the interop tests run (docs/interop.md), when node exists.
+  if command -v npm >/dev/null 2>&1; then
+    npm ci --prefix examples/node --no-audit --no-fund --loglevel=error
+  fi
 else
   uv sync --frozen --no-dev --quiet
 fi

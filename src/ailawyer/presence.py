@@ -7,7 +7,10 @@ forbid), this is how they know a worker is alive. Both sides live here so the
 layout is written down once:
 
 - `ailawyer:{prefix}:worker:{workerId}`: the worker's record (JSON), with a TTL;
-  a crashed worker's record expires by itself;
+  a crashed worker's record expires by itself. Its fields: `workerId`, `host`,
+  `pid`, `queues` (`name`, `concurrency`, `inFlight` each), `inFlight` (all
+  queues), `startedAt` and `at` (the last beat; both Unix seconds), `version`
+  (the product's). In-flight counts are as of the last beat (every TTL/3);
 - `ailawyer:{prefix}:workers`: a sorted set of worker ids, scored by when their
   record expires. Reading it costs one command however many keys Redis holds
   (a SCAN over the keyspace grew with every stored job); ids whose score has
@@ -24,6 +27,7 @@ import json
 import os
 import socket
 import time
+from importlib import metadata
 from typing import Any
 
 from redis.asyncio import Redis
@@ -31,6 +35,14 @@ from redis.asyncio import Redis
 from ailawyer.deployment import Deployment
 from ailawyer.redis import create_redis_connection
 from ailawyer.redis_target import RedisTarget
+
+
+def product_version() -> str:
+    """The installed product's version (`pyproject.toml`), "unbekannt" if not installed."""
+    try:
+        return metadata.version("ailawyer")
+    except metadata.PackageNotFoundError:
+        return "unbekannt"
 
 
 def new_worker_id() -> str:

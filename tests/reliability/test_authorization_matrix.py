@@ -76,6 +76,8 @@ POST      /api/admin/test-job                             401 403 403 201 401 40
 GET       /api/admin/queues                               401 403 403 200 401 401 401 401 200
 GET       /api/admin/queues/{name}                        401 403 403 200 401 401 401 401 200
 GET       /api/admin/queues/{name}/jobs                   401 403 403 200 401 401 401 401 200
+GET       /api/admin/queues/{name}/metrics                401 403 403 200 401 401 401 401 200
+GET       /api/admin/workers                              401 403 403 200 401 401 401 401 200
 GET       /api/admin/queues/{name}/jobs/{job_id}          401 403 403 200 401 401 401 401 200
 POST      /api/admin/queues/{name}/jobs/{job_id}/retry    401 403 403 400 401 401 401 401 403
 POST      /api/admin/queues/{name}/jobs/{job_id}/promote  401 403 403 400 401 401 401 401 403

@@ -6,6 +6,8 @@ import { confirmAction } from "./lib/confirm.js";
 import { announce, h, pretty, timeElement } from "./lib/dom.js";
 import { wireLogout } from "./lib/session.js";
 import { Schedules } from "./schedules.js";
+import { Sparklines, ThroughputChart } from "./throughput.js";
+import { Workers } from "./workers.js";
 
 const REFRESH_MS = 2000;
 const PAGE_SIZE = 20;
@@ -83,6 +85,28 @@ const schedules = new Schedules({
   },
 });
 
+const sparklines = new Sparklines({
+  cellFor: (name) => queueBody.querySelector(`tr[data-queue="${CSS.escape(name)}"] .spark`),
+});
+const throughput = new ThroughputChart({
+  section: document.getElementById("throughput"),
+  heading: document.getElementById("throughput-heading"),
+  switcher: document.getElementById("throughput-ranges"),
+  figure: document.getElementById("throughput-figure"),
+  summary: document.getElementById("throughput-summary"),
+});
+const workers = new Workers({
+  body: document.getElementById("worker-rows"),
+  count: document.getElementById("worker-count"),
+});
+
+/** The charts and the worker list, on the counts' refresh (the charts ask less often). */
+function refreshExtras(queueNames) {
+  sparklines.refresh(queueNames).catch(report);
+  throughput.refresh().catch(report);
+  workers.refresh().catch(report);
+}
+
 function report(error) {
   announce(status, error.message, "error");
 }
@@ -111,7 +135,14 @@ function queueRow(queue) {
   return h(
     "tr",
     { dataset: { queue: queue.name } },
-    h("th", { scope: "row" }, h("span", { class: "queue-name" }, queue.name), h("br"), h("small", {}, queue.label)),
+    h(
+      "th",
+      { scope: "row" },
+      h("span", { class: "queue-name" }, queue.name),
+      h("br"),
+      h("small", {}, queue.label),
+      h("div", { class: "spark" }),
+    ),
     h("td", { class: "queue-state" }, ""),
     ...cells,
     h("td", {}, pause),
@@ -154,6 +185,7 @@ async function refreshCounts() {
       }
     }
     if (!selection.queue && result.queues.length > 0) select(result.queues[0].name, "failed", 1);
+    refreshExtras(result.queues.map((queue) => queue.name));
     if (followed) await showFollowed();
     refreshed.textContent = `Aktualisiert: ${new Date().toLocaleTimeString("de-DE")}`;
     refreshed.dataset.kind = "info";
@@ -186,6 +218,7 @@ function select(queue, state, page) {
   selection.state = state;
   selection.page = page;
   loadJobs().catch(report);
+  throughput.show(queue).catch(report);
 }
 
 function jobActions(job) {

@@ -46,6 +46,7 @@ from ailawyer.config import Settings
 from ailawyer.db.engine import Database
 from ailawyer.logs import create_logger, redact_text
 from ailawyer.presence import live_workers
+from ailawyer.queues.client_names import node_client_name
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.redis_checks import RedisProbe
 
@@ -92,13 +93,19 @@ def listed_in_db(clients: bytes, names: tuple[bytes, ...], db: int) -> bool:
 
 def worker_client_names(producer: QueueProducer) -> tuple[bytes, ...]:
     """What a BullMQ worker of one of our queues looks like in CLIENT LIST: its
-    connection name is the queue's qualified name (`{prefix}:{queue}`), alone or
-    followed by `:w:{worker name}` (BullMQ's `Queue.get_workers` matcher).
-    Fields are separated by single spaces and names cannot contain one."""
+    connection name is the queue's qualified name, alone or followed by
+    `:w:{worker name}` (the `get_workers` matchers). Ours name their connections
+    Node BullMQ's way, `{prefix}:{base64(queue)}` (`queues.client_names`); the
+    Python port's own `{prefix}:{queue}` is matched too (a worker of an older
+    release during a rolling update). Fields are separated by single spaces and
+    names cannot contain one."""
     names: list[bytes] = []
-    for queue in producer.queues.values():
-        qualified = queue.backend.clientName().encode()
-        names += [b" name=" + qualified + b" ", b" name=" + qualified + b":w:"]
+    for name, queue in producer.queues.items():
+        for qualified in (
+            node_client_name(producer.prefix, name).encode(),
+            queue.backend.clientName().encode(),
+        ):
+            names += [b" name=" + qualified + b" ", b" name=" + qualified + b":w:"]
     return tuple(names)
 
 

@@ -29,6 +29,7 @@ from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.jobs import job_in, job_owner, retry_job
 from ailawyer.queues.producer import QueueProducer
+from ailawyer.queues.throughput import MetricsRange, Throughput, read_throughput
 from ailawyer.redis import redis_deadline
 from ailawyer.schemas import CamelModel
 
@@ -179,6 +180,12 @@ class QueueDashboard:
         spec = self.producer.spec(name)
         async with redis_deadline(self.timeout_s):
             return await self._summary(spec)
+
+    async def throughput(self, name: str, window: MetricsRange) -> Throughput:
+        """Completed and failed jobs per bucket from BullMQ's metrics (`queues.throughput`)."""
+        queue = self._queue(name)
+        async with redis_deadline(self.timeout_s):
+            return await read_throughput(queue, window)
 
     async def jobs(self, name: str, state: str, *, page: int = 1, page_size: int = 20) -> JobPage:
         """One page of a state's jobs (page is 1-based)."""

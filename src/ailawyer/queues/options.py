@@ -18,6 +18,11 @@ ATTEMPTS: Final = RETRIES + 1
 
 DAY_S: Final = 86_400
 
+# BullMQ's throughput metrics: completed and failed jobs per minute, kept by the
+# shared Lua scripts in `{prefix}:{queue}:metrics:completed|failed` (Node's
+# `Queue.getMetrics` and Bull Board read them too). One week of minutes.
+METRICS_MAX_DATA_POINTS: Final = 7 * 24 * 60
+
 DEFAULT_JOB_OPTIONS: Final[dict[str, Any]] = {
     "attempts": ATTEMPTS,
     "backoff": {"type": "custom"},
@@ -72,6 +77,7 @@ def worker_options(
     concurrency: int,
     prefix: str | None = None,
     rate_limit: RateLimit | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
     options: dict[str, Any] = {
         "connection": connection,
@@ -81,9 +87,12 @@ def worker_options(
         "stalledInterval": settings.worker_stalled_interval_ms,
         "maxStalledCount": 1,
         "settings": {"backoffStrategy": backoff_strategy},
+        "metrics": {"maxDataPoints": METRICS_MAX_DATA_POINTS},
     }
     if prefix:
         options["prefix"] = prefix
+    if name:
+        options["name"] = name
     if rate_limit is not None:
         options["limiter"] = {"max": rate_limit.max, "duration": rate_limit.duration_ms}
     return options

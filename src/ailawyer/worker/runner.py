@@ -23,6 +23,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -36,8 +37,9 @@ from ailawyer.db.engine import Database
 from ailawyer.errors import RegistryError, StartupError
 from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, trace
-from ailawyer.presence import beat, new_worker_id, stop_beating
+from ailawyer.presence import beat, new_worker_id, product_version, stop_beating
 from ailawyer.pubsub import Subscription
+from ailawyer.queues.client_names import node_client_name
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.options import queue_options, worker_options
 from ailawyer.queues.producer import QueueProducer
@@ -118,6 +120,8 @@ class WorkerRunner:
         self.bindings = bindings
         self.schedules = schedules
         self.worker_id = new_worker_id()
+        self.started_at = time.time()
+        self.version = product_version()
         self.deployment = settings.deployment
         self.queue_names = [binding.spec.name for binding in bindings]
         self.metrics = WorkerMetrics(self.queue_names)
@@ -308,14 +312,19 @@ class WorkerRunner:
             threads=self.threads,
             processes=self.processes,
         )
+        # Named Node BullMQ's way, so that its getWorkers (and Bull Board) list us.
+        client_name = node_client_name(self.settings.bullmq_prefix, spec.name, self.worker_id)
         options = worker_options(
             self.settings,
-            connection=bullmq_worker_redis(self.settings.redis),
+            connection=bullmq_worker_redis(self.settings.redis, name=client_name),
             concurrency=self.concurrency(spec),
             prefix=self.settings.bullmq_prefix,
             rate_limit=spec.rate_limit,
+            name=self.worker_id,
         )
         worker = Worker(spec.name, executor, options)
+        # The Python port would rename them `{prefix}:{queue}:w:{name}` in run().
+        worker.clientName = client_name
         listen(worker, spec, self.metrics)
         self.workers.append(worker)
         task = asyncio.create_task(worker.run(), name=f"bullmq:{spec.name}")
@@ -340,9 +349,30 @@ class WorkerRunner:
 
     # -- background ------------------------------------------------------------------
 
+    def _record(self) -> dict[str, Any]:
+        """This worker as `GET /api/admin/workers` shows it (`presence` has the layout)."""
+        running = {worker.name: len(worker.jobs) for worker in self.workers}
+        queues = [
+            {
+                "name": binding.spec.name,
+                "concurrency": self.concurrency(binding.spec),
+                "inFlight": running.get(binding.spec.name, 0),
+            }
+            for binding in self.bindings
+        ]
+        return {
+            "workerId": self.worker_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": queues,
+            "inFlight": sum(queue["inFlight"] for queue in queues),
+            "startedAt": self.started_at,
+            "version": self.version,
+        }
+
     async def _beat(self) -> None:
         assert self.control is not None
-        record = {"pid": os.getpid(), "queues": self.queue_names}
+        record = self._record()
         ttl = self.settings.worker_heartbeat_ttl_s
         await beat(self.control, self.deployment, self.worker_id, ttl, record)
 

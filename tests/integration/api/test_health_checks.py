@@ -22,6 +22,7 @@ from ailawyer.api.health import WORKER_SEEN_TTL_S, HealthChecks
 from ailawyer.db.engine import Database
 from ailawyer.deployment import Deployment
 from ailawyer.presence import beat, stop_beating
+from ailawyer.queues.client_names import node_client_name
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.queues.registry import load_queues
 from ailawyer.redis import get_queue_connection
@@ -128,3 +129,19 @@ async def test_redis_and_postgres_checks_touch_their_dependency(
     redis_server.stop()
     with pytest.raises((RedisError, OSError)):
         await checks.redis()
+
+
+async def test_a_worker_named_the_node_bullmq_way_is_found_in_its_prefix_only(
+    checks: HealthChecks, redis_server: RedisServer, prefix: str
+) -> None:
+    # Our workers name their connections {prefix}:{base64(queue)}:w:{id}.
+    other = await named_client(redis_server.url, node_client_name(f"other{prefix}", "test", "x"))
+    try:
+        assert not await checks.worker()
+        ours = await named_client(redis_server.url, node_client_name(prefix, "test", "h:1:ab"))
+        try:
+            assert await checks.worker()
+        finally:
+            await ours.aclose()
+    finally:
+        await other.aclose()

@@ -27,6 +27,7 @@ from ailawyer.queues.dashboard import (
     QueueSummary,
 )
 from ailawyer.queues.jobs import MAX_FOREIGN_JOB_ID, cancel_job
+from ailawyer.queues.throughput import MetricsRange, Throughput
 from ailawyer.schemas import CamelModel
 from ailawyer.services.users import names_by_id
 
@@ -87,6 +88,23 @@ async def list_queues(dashboard: DashboardDep) -> QueueList:
 @router.get("/{name}", response_model=QueueSummary, summary="One queue's counts", responses=_READ)
 async def get_queue(name: QueueName, dashboard: DashboardDep) -> QueueSummary:
     return await dashboard.queue_summary(name)
+
+
+@router.get(
+    "/{name}/metrics",
+    response_model=Throughput,
+    summary="Completed and failed jobs per time bucket (BullMQ's metrics)",
+    responses=_READ,
+)
+async def queue_metrics(
+    name: QueueName,
+    dashboard: DashboardDep,
+    window: Annotated[
+        MetricsRange,
+        Query(alias="range", description="1h: minutes; 24h: 15 minutes; 7d: hours"),
+    ] = "1h",
+) -> Throughput:
+    return await dashboard.throughput(name, window)
 
 
 @router.get(
