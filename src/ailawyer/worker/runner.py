@@ -47,6 +47,7 @@ from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
 from ailawyer.redis import get_queue_connection, get_worker_connection
 from ailawyer.redis_checks import require_sentinels
 from ailawyer.services import settings as settings_service
+from ailawyer.version import app_version
 from ailawyer.worker.bullmq_connection import bullmq_worker_redis
 from ailawyer.worker.cancellation import CancelMarkers, InFlight
 from ailawyer.worker.context import WorkerResources
@@ -342,7 +343,7 @@ class WorkerRunner:
 
     async def _beat(self) -> None:
         assert self.control is not None
-        record = {"pid": os.getpid(), "queues": self.queue_names}
+        record = {"pid": os.getpid(), "queues": self.queue_names, "version": app_version()}
         ttl = self.settings.worker_heartbeat_ttl_s
         await beat(self.control, self.deployment, self.worker_id, ttl, record)
 

@@ -6,8 +6,10 @@ from fastapi import APIRouter
 
 from ailawyer.api.routes import (
     admin,
+    admin_jobs,
     admin_queues,
     admin_schedules,
+    admin_system,
     auth,
     health,
     jobs,
@@ -21,7 +23,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     admin.router,
     admin_queues.router,
+    admin_jobs.router,
     admin_schedules.router,
+    admin_system.router,
     jobs.router,
     notifications.router,
     settings.router,
