@@ -8,7 +8,11 @@ import { wireLogout } from "./lib/session.js";
 
 const HEALTH_MS = 5000;
 const HISTORY_MS = 30000;
+// Ten-minute cells (144 a day); on a phone half-hour cells (48), which stay
+// wide enough to see and to tap.
 const BUCKET_S = 600;
+const PHONE_BUCKET_S = 1800;
+const narrow = window.matchMedia("(max-width: 40rem)");
 
 const SERVICE_LABELS = {
   app: "App",
@@ -30,7 +34,7 @@ const overall = document.getElementById("overall");
 const status = document.getElementById("status");
 const refreshed = document.getElementById("refreshed");
 const versions = document.getElementById("versions");
-const workerRows = document.getElementById("worker-rows");
+const workerList = document.getElementById("worker-list");
 
 const rows = new Map(); // service -> { item, state, latency, strip }
 let lastHistory = null;
@@ -132,7 +136,8 @@ function drawStrip(name, { strip }) {
 
 async function refreshHistory() {
   try {
-    lastHistory = await api(`/api/admin/system/health-history?bucketS=${BUCKET_S}`);
+    const bucketS = narrow.matches ? PHONE_BUCKET_S : BUCKET_S;
+    lastHistory = await api(`/api/admin/system/health-history?bucketS=${bucketS}`);
   } catch (error) {
     report(error);
     return;
@@ -160,19 +165,23 @@ async function refreshVersions() {
   );
   versions.dataset.loaded = "true";
   if (system.workers === null) {
-    workerRows.replaceChildren(h("tr", {}, h("td", { colspan: "4" }, "Unbekannt: Redis antwortet nicht.")));
+    workerList.replaceChildren(h("li", { class: "empty" }, "Unbekannt: Redis antwortet nicht."));
   } else if (system.workers.length === 0) {
-    workerRows.replaceChildren(h("tr", {}, h("td", { colspan: "4" }, "Kein Worker meldet sich.")));
+    workerList.replaceChildren(h("li", { class: "empty" }, "Kein Worker meldet sich."));
   } else {
-    workerRows.replaceChildren(
+    workerList.replaceChildren(
       ...system.workers.map((worker) =>
         h(
-          "tr",
-          { dataset: { worker: worker.id } },
-          h("td", { class: "worker-id" }, worker.id),
-          h("td", { class: "worker-version" }, worker.version ?? "unbekannt"),
-          h("td", {}, worker.queues.join(", ") || "–"),
-          h("td", {}, timeElement(worker.seenAt === null ? null : worker.seenAt * 1000)),
+          "li",
+          { class: "worker", dataset: { worker: worker.id } },
+          h(
+            "dl",
+            { class: "facts" },
+            h("dt", {}, "Worker"), h("dd", { class: "worker-id" }, worker.id),
+            h("dt", {}, "Version"), h("dd", { class: "worker-version" }, worker.version ?? "unbekannt"),
+            h("dt", {}, "Queues"), h("dd", {}, worker.queues.join(", ") || "–"),
+            h("dt", {}, "Lebenszeichen"), h("dd", {}, timeElement(worker.seenAt === null ? null : worker.seenAt * 1000)),
+          ),
         ),
       ),
     );
@@ -190,6 +199,7 @@ function main() {
   wireLogout();
   every(HEALTH_MS, refreshHealth);
   every(HISTORY_MS, () => Promise.all([refreshHistory(), refreshVersions()]));
+  narrow.addEventListener("change", refreshHistory);
 }
 
 main();
