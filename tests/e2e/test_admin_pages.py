@@ -11,9 +11,10 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from ailawyer.db.engine import Database
-from ailawyer.db.models import Role
+from ailawyer.db.models import Role, SystemSetting
 from ailawyer.queues import TestJobData, test_queue
 from ailawyer.queues.producer import QueueProducer
+from ailawyer.services.settings import decode_value, get_setting
 from ailawyer.version import app_version
 from tests.e2e.support import Stack, log_in
 from tests.fixtures import retryable_queue
@@ -137,6 +138,58 @@ async def test_settings_page_changes_the_workers_log_level(
     await expect(message).to_have_text("Nur ganze Zahlen sind erlaubt")
     await expect(page.locator('form[data-key="log.level"] select')).to_have_value("debug")
     await _phone(page, artifacts, "admin-settings")
+
+
+async def test_settings_page_edits_boolean_and_json_settings(
+    stack: Stack, db: Database, browser: Browser, artifacts: Path
+) -> None:
+    """No built-in setting is a boolean or JSON yet; the page handles them anyway."""
+    admin = await make_user(db, Role.ADMIN)
+    async with db.session() as session:
+        session.add_all(
+            [
+                SystemSetting(
+                    key="beispiel.aktiv", value="false", type="boolean", label="Beispiel aktiv"
+                ),
+                SystemSetting(
+                    key="beispiel.zuordnung",
+                    value='{"a": 1}',
+                    type="json",
+                    label="Beispiel-Zuordnung",
+                ),
+            ]
+        )
+    page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    await log_in(page, stack.url, admin.email, "/admin/einstellungen")
+    general = page.locator('section[data-category="general"]')
+    await expect(general.locator("h2")).to_have_text("Allgemein")
+
+    flag = general.locator('form[data-key="beispiel.aktiv"]')
+    box = flag.get_by_label("Beispiel aktiv")
+    await expect(box).not_to_be_checked()
+    await box.check()
+    await flag.get_by_role("button", name="Speichern").click()
+    await expect(flag.locator(".setting-message")).to_have_text("Gespeichert")
+    assert await _stored(db, "beispiel.aktiv") is True
+
+    mapping = general.locator('form[data-key="beispiel.zuordnung"]')
+    area = mapping.get_by_label("Beispiel-Zuordnung")
+    await expect(area).to_have_value('{\n  "a": 1\n}')
+    await area.fill('{"b": [1, 2')
+    await mapping.get_by_role("button", name="Speichern").click()
+    await expect(mapping.locator(".setting-message")).to_have_text("Kein gültiges JSON.")
+    assert await _stored(db, "beispiel.zuordnung") == {"a": 1}
+    await area.fill('{"b": [1, 2]}')
+    await mapping.get_by_role("button", name="Speichern").click()
+    await expect(mapping.locator(".setting-message")).to_have_text("Gespeichert")
+    assert await _stored(db, "beispiel.zuordnung") == {"b": [1, 2]}
+    await _phone(page, artifacts, "admin-settings-types")
+
+
+async def _stored(db: Database, key: str) -> object:
+    async with db.session() as session:
+        item = await get_setting(session, key)
+        return decode_value(item.type, item.value)
 
 
 async def test_job_search_opens_a_job_of_any_queue(

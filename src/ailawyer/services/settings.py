@@ -65,9 +65,10 @@ DEFAULTS: tuple[SettingDefault, ...] = (
 )
 _DEFAULTS_BY_KEY = {item.key: item for item in DEFAULTS}
 
-# The settings page's headings, one per category of DEFAULTS (a category
-# missing here is shown by its key).
+# The settings page's headings, one per category of DEFAULTS and the model's
+# default `general` (a category missing here is shown by its key).
 CATEGORY_LABELS: dict[str, str] = {
+    "general": "Allgemein",
     "logging": "Protokollierung",
     "maintenance": "Wartung",
 }
