@@ -153,6 +153,10 @@ class Settings(BaseSettings):
     health_check_timeout_ms: Annotated[int, Field(ge=50, le=30_000)] = Field(
         default=2000, validation_alias="HEALTH_CHECK_TIMEOUT_MS"
     )
+    # How often the app samples the health checks for the system page's history.
+    health_history_interval_s: Annotated[int, Field(ge=1, le=3600)] = Field(
+        default=30, validation_alias="HEALTH_HISTORY_INTERVAL_S"
+    )
 
     @field_validator("app_env", mode="before")
     @classmethod

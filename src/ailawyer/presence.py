@@ -27,7 +27,6 @@ import json
 import os
 import socket
 import time
-from importlib import metadata
 from typing import Any
 
 from redis.asyncio import Redis
@@ -35,14 +34,6 @@ from redis.asyncio import Redis
 from ailawyer.deployment import Deployment
 from ailawyer.redis import create_redis_connection
 from ailawyer.redis_target import RedisTarget
-
-
-def product_version() -> str:
-    """The installed product's version (`pyproject.toml`), "unbekannt" if not installed."""
-    try:
-        return metadata.version("ailawyer")
-    except metadata.PackageNotFoundError:
-        return "unbekannt"
 
 
 def new_worker_id() -> str:

@@ -149,7 +149,13 @@ async def test_the_header_fits_a_phone(
     admin = await make_user(db, Role.ADMIN, name="Anna Admin")
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     await log_in(page, stack.url, admin.email, "/admin/queues")
-    for path, name in (("/admin/queues", "dashboard"), ("/benachrichtigungen", "notifications")):
+    pages = (
+        ("/admin/queues", "dashboard"),
+        ("/benachrichtigungen", "notifications"),
+        ("/admin/system", "system"),
+        ("/admin/einstellungen", "settings"),
+    )
+    for path, name in pages:
         await page.goto(stack.url + path)
         links = page.locator(".topbar nav a")
         await expect(links.first).to_be_visible()

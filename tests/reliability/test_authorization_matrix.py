@@ -86,6 +86,9 @@ POST      /api/admin/queues/{name}/clean                  401 403 403 200 401 40
 POST      /api/admin/queues/{name}/pause                  401 403 403 200 401 401 401 401 403
 POST      /api/admin/queues/{name}/resume                 401 403 403 200 401 401 401 401 403
 GET       /api/admin/schedules                            401 403 403 200 401 401 401 401 200
+GET       /api/admin/jobs/{job_id}                        401 403 403 200 401 401 401 401 200
+GET       /api/admin/system                               401 403 403 200 401 401 401 401 200
+GET       /api/admin/system/health-history                401 403 403 200 401 401 401 401 200
 # {id} is the notification's id here: no schedule has it (404 once past the checks).
 POST      /api/admin/schedules/{id}/run                   401 403 403 404 401 401 401 401 403
 POST      /api/jobs/{jobId}/retry                         401 400 403 400 401 401 401 401 403
@@ -106,6 +109,8 @@ GET       /metrics                                        200 200 200 200 200 20
 GET       /                                               303 303 303 303 303 303 303 303 303
 GET       /benachrichtigungen                             303 200 200 200 303 303 303 303 200
 GET       /admin/queues                                   303 403 403 200 303 303 303 303 200
+GET       /admin/system                                   303 403 403 200 303 303 303 303 200
+GET       /admin/einstellungen                            303 403 403 200 303 303 303 303 200
 GET       /login                                          200 303 303 303 200 200 200 200 303
 GET       /api/openapi.json                               200 200 200 200 200 200 200 200 200
 GET       /api/docs                                       200 200 200 200 200 200 200 200 200

@@ -305,9 +305,9 @@ function section(title, ...content) {
   return h("section", {}, h("h3", {}, title), ...content);
 }
 
-async function showJob(jobId) {
+async function showJob(jobId, queue = selection.queue) {
   try {
-    const job = await api(path(selection.queue, "jobs", jobId));
+    const job = await api(path(queue, "jobs", jobId));
     detailBody.replaceChildren(
       h(
         "dl",
@@ -405,8 +405,30 @@ async function clean(event) {
   }
 }
 
+// ---- finding a job by its id, whatever its queue -------------------------------
+
+async function searchJob(event) {
+  event.preventDefault();
+  const result = document.getElementById("job-search-result");
+  const jobId = event.currentTarget.elements.jobId.value.trim();
+  if (!jobId) {
+    announce(result, "Bitte eine Job-ID eingeben.", "error");
+    return;
+  }
+  announce(result, "Suche …");
+  try {
+    const found = await api(`/api/admin/jobs/${encodeURIComponent(jobId)}`);
+    announce(result, `Gefunden in „${found.queue}“.`, "success");
+    await showJob(found.id, found.queue);
+  } catch (error) {
+    if (error.status === 404) announce(result, `Job „${jobId}“ nicht gefunden.`, "error");
+    else announce(result, error.message, "error");
+  }
+}
+
 function main() {
   wireLogout();
+  document.getElementById("job-search").addEventListener("submit", searchJob);
   prevPage.addEventListener("click", () => choose(selection.queue, selection.state, selection.page - 1));
   nextPage.addEventListener("click", () => choose(selection.queue, selection.state, selection.page + 1));
   cleanForm.addEventListener("submit", clean);

@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ailawyer.api.health import HealthChecks
+from ailawyer.api.health_history import HealthHistory
 from ailawyer.api.metrics import Metrics
 from ailawyer.config import Settings
 from ailawyer.db.engine import Database
@@ -57,6 +58,8 @@ class AppState:
     http: httpx.AsyncClient
     metrics: Metrics
     health: HealthChecks
+    # The last day of `health`, sampled by this app (and any other) for the system page.
+    health_history: HealthHistory
     login_limiter: LoginRateLimiter
     started_at: float
     # Declared schedules (ALL_SCHEDULES and the extra modules'): "Jetzt ausführen".
@@ -134,6 +137,18 @@ async def _control_channels(
 
 
 @contextlib.asynccontextmanager
+async def _sampling(history: HealthHistory, checks: HealthChecks) -> AsyncIterator[None]:
+    """Sample the health checks into `history` while the app runs."""
+    task = asyncio.create_task(history.sample_forever(checks), name="health-history")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
 async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppState]:
     """Open every connection of the app; close them in reverse order on exit."""
     async with contextlib.AsyncExitStack() as stack:
@@ -164,6 +179,12 @@ async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppS
         # it would make exactly that answer slower than a wrong-password one.
         await asyncio.to_thread(dummy_hash)
 
+        health = HealthChecks(settings, database, producer, http)
+        history = HealthHistory(
+            redis, settings.deployment, interval_s=settings.health_history_interval_s
+        )
+        await stack.enter_async_context(_sampling(history, health))
+
         state = AppState(
             settings=settings,
             redis=redis,
@@ -171,7 +192,8 @@ async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppS
             producer=producer,
             http=http,
             metrics=metrics,
-            health=HealthChecks(settings, database, producer, http),
+            health=health,
+            health_history=history,
             login_limiter=LoginRateLimiter(
                 redis,
                 deployment=settings.deployment,

@@ -24,10 +24,10 @@ from typing import Any, Final, Literal
 from bullmq import Job, Queue
 
 from ailawyer import messages
-from ailawyer.errors import BadRequest, Conflict
+from ailawyer.errors import BadRequest, Conflict, NotFound
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
-from ailawyer.queues.jobs import job_in, job_owner, retry_job
+from ailawyer.queues.jobs import is_foreign_job_id, job_in, job_owner, retry_job
 from ailawyer.queues.producer import QueueProducer
 from ailawyer.queues.throughput import MetricsRange, Throughput, read_throughput
 from ailawyer.redis import redis_deadline
@@ -233,6 +233,19 @@ class QueueDashboard:
             delay=int(job.delay or 0),
             priority=int(job.priority or 0),
         )
+
+    async def find(self, job_id: str) -> JobDetail:
+        """The job `job_id` in whichever queue holds it (declaration order), or NotFound."""
+        if not is_foreign_job_id(job_id):
+            raise NotFound(messages.JOB_NOT_FOUND)
+        async with redis_deadline(self.timeout_s):
+            for spec in self.producer.specs:
+                try:
+                    await job_in(self.producer.queue(spec.name), job_id, foreign=True)
+                except NotFound:
+                    continue
+                return await self.job(spec.name, job_id)
+        raise NotFound(messages.JOB_NOT_FOUND)
 
     # ---- actions -----------------------------------------------------------
 

@@ -65,6 +65,23 @@ DEFAULTS: tuple[SettingDefault, ...] = (
 )
 _DEFAULTS_BY_KEY = {item.key: item for item in DEFAULTS}
 
+# The settings page's headings, one per category of DEFAULTS and the model's
+# default `general` (a category missing here is shown by its key).
+CATEGORY_LABELS: dict[str, str] = {
+    "general": "Allgemein",
+    "logging": "Protokollierung",
+    "maintenance": "Wartung",
+}
+
+
+def declared(key: str) -> SettingDefault | None:
+    """What the code declares about a setting (its choices and range), if anything."""
+    return _DEFAULTS_BY_KEY.get(key)
+
+
+def category_label(category: str) -> str:
+    return CATEGORY_LABELS.get(category, category)
+
 
 def parse_value(setting_type: str, value: Any, *, key: str = "") -> Any:
     """Check `value` against the declared type (and the key's choices)."""

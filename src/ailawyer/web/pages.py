@@ -1,9 +1,9 @@
-"""The HTML pages: login, notification center, admin queue dashboard.
+"""The HTML pages: login, notification center, admin queue dashboard, system, settings.
 
 Pages are plain HTML files (`templates/`) with a few `$placeholders` filled in
 (HTML-escaped); everything dynamic is done by the static scripts through the
 JSON API. A page without a session redirects to `/login?next=<the page>`; the
-dashboard answers 403 to everyone but ADMIN, exactly like its API.
+admin pages answer 403 to everyone but ADMIN, exactly like their API.
 
 Where a login sends the browser on (`next`) is one of our pages on this origin,
 nothing else (`NEXT_PAGES`): the server drops any other value from the login URL
@@ -39,6 +39,8 @@ router = APIRouter(include_in_schema=False)
 
 NOTIFICATIONS_PATH: Final = "/benachrichtigungen"
 DASHBOARD_PATH: Final = "/admin/queues"
+SYSTEM_PATH: Final = "/admin/system"
+SETTINGS_PATH: Final = "/admin/einstellungen"
 LOGIN_PATH: Final = "/login"
 
 # The pages a login may send the browser on to, as patterns matched against the
@@ -132,7 +134,13 @@ async def home() -> RedirectResponse:
 async def notifications_page(request: Request, user: PageUser) -> Response:
     if user is None:
         return _to_login(request)
-    admin_nav = f'<a href="{DASHBOARD_PATH}">Queue-Dashboard</a>' if user.is_admin else ""
+    admin_nav = (
+        f'<a href="{DASHBOARD_PATH}">Queue-Dashboard</a>\n'
+        f'      <a href="{SYSTEM_PATH}">System</a>\n'
+        f'      <a href="{SETTINGS_PATH}">Einstellungen</a>'
+        if user.is_admin
+        else ""
+    )
     return render("notifications.html", _user_values(user), markup={"admin_nav": admin_nav})
 
 
@@ -143,6 +151,24 @@ async def dashboard_page(request: Request, user: PageUser) -> Response:
     if not user.is_admin:
         return render("forbidden.html", status_code=403)
     return render("queues.html", _user_values(user))
+
+
+@router.get(SYSTEM_PATH)
+async def system_page(request: Request, user: PageUser) -> Response:
+    if user is None:
+        return _to_login(request)
+    if not user.is_admin:
+        return render("forbidden.html", status_code=403)
+    return render("system.html", _user_values(user))
+
+
+@router.get(SETTINGS_PATH)
+async def settings_page(request: Request, user: PageUser) -> Response:
+    if user is None:
+        return _to_login(request)
+    if not user.is_admin:
+        return render("forbidden.html", status_code=403)
+    return render("settings.html", _user_values(user))
 
 
 @router.get(LOGIN_PATH)

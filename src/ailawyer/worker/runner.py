@@ -37,7 +37,7 @@ from ailawyer.db.engine import Database
 from ailawyer.errors import RegistryError, StartupError
 from ailawyer.heap import freeze_startup_heap
 from ailawyer.logs import create_logger, trace
-from ailawyer.presence import beat, new_worker_id, product_version, stop_beating
+from ailawyer.presence import beat, new_worker_id, stop_beating
 from ailawyer.pubsub import Subscription
 from ailawyer.queues.client_names import node_client_name
 from ailawyer.queues.definitions import QueueSpec
@@ -49,6 +49,7 @@ from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
 from ailawyer.redis import get_queue_connection, get_worker_connection
 from ailawyer.redis_checks import require_sentinels
 from ailawyer.services import settings as settings_service
+from ailawyer.version import app_version
 from ailawyer.worker.bullmq_connection import bullmq_worker_redis
 from ailawyer.worker.cancellation import CancelMarkers, InFlight
 from ailawyer.worker.context import WorkerResources
@@ -121,7 +122,7 @@ class WorkerRunner:
         self.schedules = schedules
         self.worker_id = new_worker_id()
         self.started_at = time.time()
-        self.version = product_version()
+        self.version = app_version()
         self.deployment = settings.deployment
         self.queue_names = [binding.spec.name for binding in bindings]
         self.metrics = WorkerMetrics(self.queue_names)

@@ -6,8 +6,10 @@ from fastapi import APIRouter
 
 from ailawyer.api.routes import (
     admin,
+    admin_jobs,
     admin_queues,
     admin_schedules,
+    admin_system,
     admin_workers,
     auth,
     health,
@@ -22,8 +24,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     admin.router,
     admin_queues.router,
+    admin_jobs.router,
     admin_schedules.router,
     admin_workers.router,
+    admin_system.router,
     jobs.router,
     notifications.router,
     settings.router,

@@ -31,7 +31,14 @@ class SettingOut(CamelModel):
     value: Any
     type: str
     category: str
+    # The category's German heading (`services.settings.CATEGORY_LABELS`).
+    category_label: str
     label: str | None
+    # What the code declares: allowed values, and a number's range.
+    choices: list[str] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
     updated_at: datetime
 
 
@@ -40,12 +47,18 @@ class SettingUpdate(CamelModel):
 
 
 def _out(item: SystemSetting) -> SettingOut:
+    declared = service.declared(item.key)
     return SettingOut(
         key=item.key,
         value=service.decode_value(item.type, item.value),
         type=item.type,
         category=item.category,
-        label=item.label,
+        category_label=service.category_label(item.category),
+        label=item.label or (declared.label if declared else None),
+        choices=list(declared.choices) if declared and declared.choices else None,
+        minimum=declared.minimum if declared else None,
+        maximum=declared.maximum if declared else None,
+        integer=declared.integer if declared else False,
         updated_at=item.updated_at,
     )
 
