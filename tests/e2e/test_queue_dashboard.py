@@ -145,7 +145,8 @@ async def test_dashboard_and_its_api_are_forbidden_to_non_admins(
 async def test_the_header_fits_a_phone(
     stack: Stack, db: Database, browser: Browser, artifacts: Path
 ) -> None:
-    """At 390 px no link of the navigation breaks inside its name, and nothing runs off."""
+    """At 390 px an admin's navigation folds behind "Menü"; opened, no link breaks
+    inside its name and nothing runs off. At 1280 px the links stand in one line."""
     admin = await make_user(db, Role.ADMIN, name="Anna Admin")
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     await log_in(page, stack.url, admin.email, "/admin/queues")
@@ -157,16 +158,40 @@ async def test_the_header_fits_a_phone(
     )
     for path, name in pages:
         await page.goto(stack.url + path)
+        toggle = page.get_by_role("button", name="Menü")
         links = page.locator(".topbar nav a")
-        await expect(links.first).to_be_visible()
+        await expect(toggle).to_be_visible()
+        await expect(toggle).to_have_attribute("aria-expanded", "false")
+        await expect(links.first).to_be_hidden()
+        await toggle.click()
+        await expect(toggle).to_have_attribute("aria-expanded", "true")
+        await expect(links).to_have_count(4)
         line = await links.first.evaluate("a => parseFloat(getComputedStyle(a).lineHeight)")
-        boxes = [await links.nth(i).bounding_box() for i in range(await links.count())]
-        assert all(box is not None for box in boxes)
-        # One line each, and all on the same line.
-        assert all(box["height"] < 1.5 * line for box in boxes if box), (path, boxes, line)
-        assert len({round(box["y"]) for box in boxes if box}) == 1, (path, boxes)
+        for i in range(4):
+            await expect(links.nth(i)).to_be_visible()
+            box = await links.nth(i).bounding_box()
+            assert box is not None and box["height"] < line + 2 * 10, (path, i, box, line)
+            assert box["x"] + box["width"] <= 390, (path, i, box)
         overflow = await page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, (path, overflow)
         await page.locator(".topbar").screenshot(path=artifacts / f"header-{name}-390.png")
+        await page.keyboard.press("Escape")
+        await expect(links.first).to_be_hidden()
+        await expect(toggle).to_be_focused()
+
+    wide = await browser.new_page(viewport={"width": 1280, "height": 800})
+    await log_in(wide, stack.url, admin.email, "/admin/queues")
+    await expect(wide.get_by_role("button", name="Menü")).to_be_hidden()
+    wide_links = wide.locator(".topbar nav a")
+    await expect(wide_links.first).to_be_visible()
+    boxes = [await wide_links.nth(i).bounding_box() for i in range(await wide_links.count())]
+    assert len({round(box["y"]) for box in boxes if box}) == 1, boxes
+
+    # A user's one link needs no menu.
+    lawyer = await make_user(db, Role.ANWALT)
+    phone = await browser.new_page(viewport={"width": 390, "height": 844})
+    await log_in(phone, stack.url, lawyer.email, "/benachrichtigungen")
+    await expect(phone.get_by_role("button", name="Menü")).to_be_hidden()
+    await expect(phone.get_by_role("link", name="Benachrichtigungen")).to_be_visible()

@@ -4,7 +4,7 @@
 import { api } from "./lib/http.js";
 import { confirmAction } from "./lib/confirm.js";
 import { announce, h, pretty, timeElement } from "./lib/dom.js";
-import { wireLogout } from "./lib/session.js";
+import { wireHeader } from "./lib/header.js";
 import { Schedules } from "./schedules.js";
 import { Sparklines, ThroughputChart } from "./throughput.js";
 import { Workers } from "./workers.js";
@@ -427,7 +427,7 @@ async function searchJob(event) {
 }
 
 function main() {
-  wireLogout();
+  wireHeader();
   document.getElementById("job-search").addEventListener("submit", searchJob);
   prevPage.addEventListener("click", () => choose(selection.queue, selection.state, selection.page - 1));
   nextPage.addEventListener("click", () => choose(selection.queue, selection.state, selection.page + 1));

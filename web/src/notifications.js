@@ -7,7 +7,7 @@
 import { io } from "socket.io-client";
 import { ApiError, api, goToLogin } from "./lib/http.js";
 import { announce, h, timeElement } from "./lib/dom.js";
-import { wireLogout } from "./lib/session.js";
+import { wireHeader } from "./lib/header.js";
 import { RunningJobs } from "./running.js";
 
 const PAGE_SIZE = 20;
@@ -330,7 +330,7 @@ function wireControls() {
 }
 
 async function main() {
-  wireLogout();
+  wireHeader();
   wireControls();
   try {
     await loadPage(null);

@@ -4,7 +4,7 @@
 
 import { ApiError, api } from "./lib/http.js";
 import { announce, h } from "./lib/dom.js";
-import { wireLogout } from "./lib/session.js";
+import { wireHeader } from "./lib/header.js";
 
 const container = document.getElementById("settings");
 const status = document.getElementById("status");
@@ -101,7 +101,7 @@ function settingForm(setting) {
 }
 
 async function main() {
-  wireLogout();
+  wireHeader();
   let settings;
   try {
     settings = await api("/api/settings");

@@ -4,7 +4,7 @@
 
 import { ApiError, api } from "./lib/http.js";
 import { announce, h, timeElement } from "./lib/dom.js";
-import { wireLogout } from "./lib/session.js";
+import { wireHeader } from "./lib/header.js";
 
 const HEALTH_MS = 5000;
 const HISTORY_MS = 30000;
@@ -196,7 +196,7 @@ function every(ms, refresh) {
 }
 
 function main() {
-  wireLogout();
+  wireHeader();
   every(HEALTH_MS, refreshHealth);
   every(HISTORY_MS, () => Promise.all([refreshHistory(), refreshVersions()]));
   narrow.addEventListener("change", refreshHistory);
