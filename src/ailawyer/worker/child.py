@@ -35,6 +35,7 @@ from bullmq import UnrecoverableError
 
 from ailawyer.logs import configure_logging, create_logger, log_context, set_log_level
 from ailawyer.queues.payloads import Payload
+from ailawyer.tracing import log_fields
 from ailawyer.worker.context import JobContext
 
 log = create_logger("worker.child")
@@ -96,7 +97,7 @@ def _die_with_parent() -> None:
 
 def run_one(channel: Channel, message: dict[str, Any]) -> None:
     job = message["job"]
-    with log_context(jobId=job["id"], userId=job.get("userId")):
+    with log_context(jobId=job["id"], userId=job.get("userId"), **log_fields(job)):
         try:
             set_log_level(message.get("logLevel", "info"))
             function = resolve(message["function"])
