@@ -193,8 +193,15 @@ class QueueTracer:
             except (DelayedError, WaitingChildrenError):
                 raise  # the processor moved the job itself: not a failure
             except Exception as exc:
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
+                # The job runner has replaced the processor's error by one with the
+                # readable, redacted reason. No stack trace: it would print the
+                # original error (its message unredacted) as the cause.
+                reason = str(exc)
+                span.add_event(
+                    "exception",
+                    {"exception.type": type(exc).__name__, "exception.message": reason},
+                )
+                span.set_status(Status(StatusCode.ERROR, reason))
                 raise
 
     def current_ids(self) -> dict[str, str]:

@@ -123,5 +123,8 @@ async def test_a_failed_attempt_is_an_error_a_moved_job_is_not(
         raise DelayedError()
     failed, moved = exporter.get_finished_spans()
     assert failed.status.status_code is StatusCode.ERROR
-    assert [event.name for event in failed.events] == ["exception"]
+    [event] = failed.events
+    assert event.name == "exception" and event.attributes is not None
+    assert event.attributes["exception.message"] == "Zeitüberschreitung"
+    assert "exception.stacktrace" not in event.attributes
     assert moved.status.status_code is StatusCode.UNSET and not moved.events
