@@ -14,12 +14,19 @@ from redis.asyncio import Redis
 
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Role
+from ailawyer.queues.producer import QueueProducer
+from tests.fixtures import platform_queues
 from tests.fixtures.live_app import login, make_user
 from tests.fixtures.otlp import ReceivedSpan, Receiver, descends, otlp_receiver
 from tests.fixtures.processes import Processes, production
 
 # Export within a fifth of a second instead of the SDK's five.
 FAST_EXPORT = {"OTEL_BSP_SCHEDULE_DELAY": "200"}
+
+
+@pytest.fixture(scope="module")
+def extra_queue_modules() -> tuple[str, ...]:
+    return (platform_queues.MODULE,)
 
 
 @pytest.fixture
@@ -147,3 +154,31 @@ async def test_a_test_job_is_one_trace_from_the_request_to_the_worker(
         for line in worker.lines()
         if line.get("message") == "Worker started" and "traceId" in line
     ]
+
+
+@pytest.mark.slow
+async def test_a_process_pool_job_is_one_span_in_the_parent_named_by_its_childs_lines(
+    processes: Processes,
+    receiver: Receiver,
+    producer: QueueProducer,
+    db: Database,
+    process_dir: Path,
+) -> None:
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, **FAST_EXPORT, **production(process_dir)}
+    worker = await processes.worker(**env)
+    owner = await make_user(db, Role.ANWALT)
+    # Enqueued without tracing (the test's producer): the job starts its own trace.
+    job = await producer.enqueue(platform_queues.cpu_queue, {"userId": owner.id, "seconds": 0})
+
+    job_span = await asyncio.to_thread(
+        receiver.wait_for,
+        lambda s: s.kind == "consumer" and s.attributes.get("bullmq.job.id") == job.id,
+        30.0,
+        "job span",
+    )
+    assert job_span.name == "process cpu" and job_span.parent_id == ""
+    assert job_span.service == "ai-lawyer-worker" and not job_span.error
+    # The processor ran in a child process; its line carries the parent's span.
+    [line] = await worker.wait_for("cpu.run", jobId=job.id)
+    assert line["pid"] != worker.pid
+    assert (line["traceId"], line["spanId"]) == (job_span.trace_id, job_span.span_id)

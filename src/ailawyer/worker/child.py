@@ -11,6 +11,10 @@ JSON object per line, in both directions:
   the parent writes as its own), `progress`, and one `done` (with the result) or
   `failed` (with the error) per job.
 
+The parent traces the attempt (its `process <queue>` span covers the child's
+work; nothing is traced in here); the job's `traceId`/`spanId` come with the
+message and are bound to the child's log lines.
+
 The child's own stdout is redirected to stderr, so a stray `print` cannot break
 the protocol. It ignores SIGINT (a Ctrl-C in a terminal reaches the whole process
 group; the parent decides when a job stops), and on Linux it dies with its
