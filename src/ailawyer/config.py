@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     health_history_interval_s: Annotated[int, Field(ge=1, le=3600)] = Field(
         default=30, validation_alias="HEALTH_HISTORY_INTERVAL_S"
     )
+    # Traces over OTLP/HTTP: on when the endpoint is set (docs/operations.md, "Traces").
+    # The standard OpenTelemetry names, so a collector's usual setup applies unchanged.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
 
     @field_validator("app_env", mode="before")
     @classmethod
@@ -199,7 +205,13 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("minio_endpoint", "meilisearch_url", "onlyoffice_internal_url", mode="before")
+    @field_validator(
+        "minio_endpoint",
+        "meilisearch_url",
+        "onlyoffice_internal_url",
+        "otel_exporter_otlp_endpoint",
+        mode="before",
+    )
     @classmethod
     def _check_http_url(cls, value: object) -> object:
         if isinstance(value, str):
@@ -229,6 +241,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.app_env is AppEnv.PRODUCTION
+
+    @property
+    def tracing_enabled(self) -> bool:
+        """Whether app and worker export traces (`ailawyer.tracing`)."""
+        return self.otel_exporter_otlp_endpoint is not None and not self.otel_sdk_disabled
 
     @property
     def effective_login_address_limit(self) -> int:

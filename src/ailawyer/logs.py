@@ -4,7 +4,8 @@ One pipeline for our own loggers and for dependencies (uvicorn, sqlalchemy, bull
 structlog events are handed to stdlib `logging`, and `ProcessorFormatter` renders
 both kinds with the same processors. Lines carry `timestamp`, `level`,
 `message`, `service`, `module`, and `userId`/`akteId`/`jobId` when they are
-bound with `log_context` (docs/operations.md, "Logs").
+bound with `log_context` (docs/operations.md, "Logs"), and `traceId`/`spanId`
+when tracing is on and a span is active (docs/operations.md, "Traces").
 
 Production writes JSON to stdout and to a rotating file (daily or at
 LOG_MAX_BYTES, whichever comes first; safe for several processes sharing one
@@ -185,9 +186,16 @@ def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
-def _shared_processors() -> list[Processor]:
+def _shared_processors(trace_ids: bool = False) -> list[Processor]:
+    tracing: list[Processor] = []
+    if trace_ids:
+        # Only with tracing on: this imports OpenTelemetry.
+        from ailawyer.tracing.otel import add_trace_ids
+
+        tracing.append(add_trace_ids)
     return [
         structlog.contextvars.merge_contextvars,
+        *tracing,
         _add_level,
         _add_service_and_module,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
@@ -434,6 +442,7 @@ def configure_logging(
     background: bool = False,
     stream: TextIO | None = None,
     log_sql: bool = False,
+    trace_ids: bool = False,
 ) -> None:
     """Set up the whole pipeline. Call once from a process entry point.
 
@@ -441,9 +450,10 @@ def configure_logging(
     many); else each line is written before the logging call returns. `stream`:
     where rendered lines go instead of stdout (a worker's child process hands
     them to its parent). `log_sql`: SQLAlchemy's statements at info, whatever the
-    level (LOG_SQL).
+    level (LOG_SQL). `trace_ids`: `traceId`/`spanId` of the active span on every
+    line (with tracing on, `ailawyer.tracing`).
     """
-    shared = _shared_processors()
+    shared = _shared_processors(trace_ids)
     renderer: Processor = structlog.processors.JSONRenderer() if json_output else _ConsoleRenderer()
     file_handler = _file_handler(file_path, max_bytes) if file_path else None
     sink = LineSink(stream or sys.stdout, file_handler, background=background, max_bytes=max_bytes)

@@ -30,6 +30,7 @@ PEERS = {"minio", "meilisearch", "onlyoffice"}
 SENTINELS = {"redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3"}
 HA = {"redis-replica", *SENTINELS}
 CORE = {"db", "redis", "app", "worker"}
+OBSERVABILITY = {"jaeger"}
 # The plan's Redis: append-only file, snapshots, and never evict a job.
 PLAN_REDIS = ["--appendonly", "yes", "--maxmemory-policy", "noeviction", "--save", "60", "1000"]
 REQUIRED = {"AUTH_SECRET": TEST_AUTH_SECRET, "POSTGRES_PASSWORD": "0123abcd0123abcd"}
@@ -213,9 +214,9 @@ def test_peers_sit_behind_a_profile_and_are_not_configured_by_default(
     services: dict[str, Any], tmp_path: Path
 ) -> None:
     # Compose v2 leaves inactive profiles out of `config`; v1 lists them.
-    assert CORE <= set(services) <= CORE | PEERS | HA
+    assert CORE <= set(services) <= CORE | PEERS | HA | OBSERVABILITY
     with_peers = config(tmp_path, "--profile", "peers")["services"]
-    assert CORE | PEERS <= set(with_peers) <= CORE | PEERS | HA
+    assert CORE | PEERS <= set(with_peers) <= CORE | PEERS | HA | OBSERVABILITY
     for name in PEERS:
         assert with_peers[name].get("profiles") == ["peers"], name
     for name in CORE:
@@ -240,6 +241,32 @@ def test_documented_peer_urls_reach_the_peer_services(tmp_path: Path) -> None:
         assert env[variable] == url
         host = re.sub(r"^https?://", "", url).split(":")[0].split("/")[0]
         assert host in PEERS and host in parsed["services"], url
+
+
+def test_traces_go_to_the_observability_profiles_jaeger_when_told(tmp_path: Path) -> None:
+    """Off by default; the endpoint .env.example suggests reaches app and worker and
+    names the profile's Jaeger, whose UI is published on loopback only."""
+    default = config(tmp_path)["services"]
+    for name in ("app", "worker"):
+        # Empty is what the settings read as "no tracing".
+        assert default[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] in ("", None), name
+    example = (REPO / ".env.example").read_text()
+    match = re.search(r"^# OTEL_EXPORTER_OTLP_ENDPOINT=(http://jaeger:\S+)$", example, re.MULTILINE)
+    assert match, "the observability profile's endpoint is not documented in .env.example"
+    url = match.group(1)
+    parsed = config(tmp_path, COMPOSE_PROFILES="observability", OTEL_EXPORTER_OTLP_ENDPOINT=url)[
+        "services"
+    ]
+    assert CORE | OBSERVABILITY <= set(parsed) <= CORE | PEERS | HA | OBSERVABILITY
+    assert parsed["jaeger"].get("profiles") == ["observability"]
+    assert parsed["jaeger"]["image"].startswith("jaegertracing/")
+    for name in ("app", "worker"):
+        assert parsed[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == url
+    assert url == "http://jaeger:4318"  # Jaeger's OTLP/HTTP port, inside the network
+    [published] = parsed["jaeger"]["ports"]
+    if isinstance(published, dict):  # Compose v2's long form
+        published = f"{published['host_ip']}:{published['published']}:{published['target']}"
+    assert published.removesuffix("/tcp") == "127.0.0.1:16686:16686"
 
 
 @pytest.mark.parametrize("missing", sorted(REQUIRED))

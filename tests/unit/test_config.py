@@ -58,6 +58,7 @@ def test_database_url_gets_its_driver(
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"APP_ENV": "staging"}, "APP_ENV"),
         ({"MEILISEARCH_URL": "meili:7700"}, "MEILISEARCH_URL"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
         ({"APP_ENV": "production", "AUTH_SECRET": "changeme"}, "AUTH_SECRET"),
     ],
 )
@@ -67,3 +68,29 @@ def test_invalid_values_name_the_variable(
     with pytest.raises(ValidationError) as info:
         make(monkeypatch, **env)
     assert named in format_settings_error(info.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "enabled"),
+    [
+        ({}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": ""}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318/"}, True),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318",
+                "OTEL_SDK_DISABLED": "true",
+            },
+            False,
+        ),
+    ],
+)
+def test_tracing_is_on_with_an_otlp_endpoint(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], enabled: bool
+) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+    settings = make(monkeypatch, **env)
+    assert settings.tracing_enabled is enabled
+    if enabled:
+        assert settings.otel_exporter_otlp_endpoint == "http://otel-collector:4318"

@@ -36,6 +36,7 @@ from ailawyer.realtime.server import (
     SocketEndpoint,
     SocketServer,
 )
+from ailawyer.tracing import fastapi_telemetry
 from ailawyer.web import install_web
 
 log = create_logger("api.app")
@@ -73,6 +74,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        telemetry=fastapi_telemetry(settings),
     )
     install_error_handlers(app)
     for router in ROUTERS:

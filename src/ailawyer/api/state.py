@@ -41,6 +41,7 @@ from ailawyer.redis_checks import require_redis
 from ailawyer.security import dummy_hash
 from ailawyer.services import settings as settings_service
 from ailawyer.services.auth import LoginRateLimiter
+from ailawyer.tracing import queue_tracing
 
 log = create_logger("api.state")
 
@@ -162,7 +163,9 @@ async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppS
 
         specs = load_queues(settings.extra_queue_modules)
         schedules = load_schedules(settings.extra_queue_modules, specs)
-        producer = QueueProducer(redis, specs, prefix=settings.bullmq_prefix)
+        producer = QueueProducer(
+            redis, specs, prefix=settings.bullmq_prefix, tracing=queue_tracing(settings)
+        )
         stack.push_async_callback(producer.close)
 
         # Internal peers are reached directly, never through an HTTP proxy of the host.

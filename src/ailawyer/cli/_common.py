@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from ailawyer.config import Settings, format_settings_error, get_settings
 from ailawyer.logs import configure_logging
+from ailawyer.tracing import start_tracing
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -25,8 +26,10 @@ def load_settings() -> Settings:
 
 
 def setup(process: Literal["app", "worker", "cli"], *, log_to_file: bool = True) -> Settings:
-    """Settings and logging for a process. Short CLI commands log to stdout only."""
+    """Settings and logging for a process (and tracing, for app and worker, when
+    OTEL_EXPORTER_OTLP_ENDPOINT is set). Short CLI commands log to stdout only."""
     settings = load_settings()
+    tracing = process != "cli" and settings.tracing_enabled
     configure_logging(
         level=settings.log_level,
         json_output=settings.is_production,
@@ -37,5 +40,9 @@ def setup(process: Literal["app", "worker", "cli"], *, log_to_file: bool = True)
         # The app and the worker log per request and per job: write from a thread.
         background=process != "cli",
         log_sql=settings.log_sql,
+        trace_ids=tracing,
     )
+    if tracing:
+        assert process != "cli"
+        start_tracing(settings, process)
     return settings

@@ -23,6 +23,7 @@ from ailawyer import errors
 from ailawyer.cli._common import setup
 from ailawyer.cli._http import MAX_HEAD_BYTES, HeadLimit, http_protocol
 from ailawyer.logs import create_logger
+from ailawyer.tracing import stop_tracing
 
 log = create_logger("serve")
 
@@ -114,6 +115,7 @@ def serve(
     )
     server = _Server(config)
     server.run()
+    stop_tracing(settings)
     if server.forced_by is not None:
         raise typer.Exit(128 + server.forced_by)
     if not server.started:

@@ -10,6 +10,7 @@ import sys
 import typer
 
 from ailawyer.cli._common import setup
+from ailawyer.tracing import stop_tracing
 
 
 def worker(
@@ -32,6 +33,7 @@ def worker(
 
     settings = setup("worker")
     code = run_worker(settings)
+    stop_tracing(settings)  # os._exit below skips the exporter's own flush at exit
     # Everything is closed by now. Skip the interpreter's teardown of a large
     # import graph (up to a second on a busy host): the stop grace period is
     # for jobs, not for garbage collection.

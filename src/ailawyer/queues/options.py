@@ -65,6 +65,12 @@ def job_options(
     return options
 
 
+def with_trace_metadata(options: dict[str, Any], metadata: str) -> dict[str, Any]:
+    """The options with a propagated trace context, where BullMQ (Node) stores its
+    `telemetry.metadata` and bullmq-otel reads it: the option `tm` (ailawyer.tracing)."""
+    return {**options, "tm": metadata}
+
+
 def scheduled_job_options(spec: QueueSpec) -> dict[str, Any]:
     """The options of the jobs a schedule makes (BullMQ chooses their ids)."""
     return {**DEFAULT_JOB_OPTIONS, **spec.job_options}

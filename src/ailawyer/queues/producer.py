@@ -2,7 +2,8 @@
 
 The producer owns one fail-fast Redis client and one BullMQ `Queue` per spec.
 With Redis down an enqueue raises `ServiceUnavailable` within `timeout_s`
-instead of hanging the request.
+instead of hanging the request. With tracing on, each add is a span whose
+context the job carries to the worker (`ailawyer.tracing`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from ailawyer import messages
 from ailawyer.errors import Invalid, NotFound, ServiceUnavailable
 from ailawyer.logs import create_logger
 from ailawyer.queues.definitions import QueueSpec
-from ailawyer.queues.options import MAX_PRIORITY, job_options, queue_options
+from ailawyer.queues.options import (
+    MAX_PRIORITY,
+    job_options,
+    queue_options,
+    with_trace_metadata,
+)
 from ailawyer.queues.payloads import Payload, owner_of
+from ailawyer.tracing import QueueTracing
 
 log = create_logger("queues.producer")
 
@@ -81,8 +88,10 @@ class QueueProducer:
         *,
         prefix: str | None = None,
         timeout_s: float = ENQUEUE_TIMEOUT_S,
+        tracing: QueueTracing | None = None,
     ) -> None:
         self.connection = connection
+        self.tracing = tracing
         self.specs = specs
         self.prefix = prefix or "bull"
         self.timeout_s = timeout_s
@@ -123,11 +132,25 @@ class QueueProducer:
             priority=priority,
             dedupe_id=dedupe_id,
         )
+        name = name or spec.name
+        if self.tracing is None:
+            return await self._add(spec, name, payload, options, job_id, dedupe_id)
+        with self.tracing.enqueue(spec.name, name, job_id) as metadata:
+            traced = with_trace_metadata(options, metadata)
+            return await self._add(spec, name, payload, traced, job_id, dedupe_id)
+
+    async def _add(
+        self,
+        spec: QueueSpec,
+        name: str,
+        payload: Payload,
+        options: dict[str, Any],
+        job_id: str,
+        dedupe_id: str | None,
+    ) -> EnqueuedJob:
         try:
             async with asyncio.timeout(self.timeout_s):
-                job = await self.queues[spec.name].add(
-                    name or spec.name, payload.to_job_data(), options
-                )
+                job = await self.queues[spec.name].add(name, payload.to_job_data(), options)
         except (RedisError, OSError, TimeoutError) as exc:
             log.error("job.enqueue_failed", queue=spec.name, jobId=job_id, error=type(exc).__name__)
             raise ServiceUnavailable(messages.SERVICE_UNAVAILABLE) from exc

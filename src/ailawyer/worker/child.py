@@ -11,6 +11,10 @@ JSON object per line, in both directions:
   the parent writes as its own), `progress`, and one `done` (with the result) or
   `failed` (with the error) per job.
 
+The parent traces the attempt (its `process <queue>` span covers the child's
+work; nothing is traced in here); the job's `traceId`/`spanId` come with the
+message and are bound to the child's log lines.
+
 The child's own stdout is redirected to stderr, so a stray `print` cannot break
 the protocol. It ignores SIGINT (a Ctrl-C in a terminal reaches the whole process
 group; the parent decides when a job stops), and on Linux it dies with its
@@ -35,6 +39,7 @@ from bullmq import UnrecoverableError
 
 from ailawyer.logs import configure_logging, create_logger, log_context, set_log_level
 from ailawyer.queues.payloads import Payload
+from ailawyer.tracing import log_fields
 from ailawyer.worker.context import JobContext
 
 log = create_logger("worker.child")
@@ -96,7 +101,7 @@ def _die_with_parent() -> None:
 
 def run_one(channel: Channel, message: dict[str, Any]) -> None:
     job = message["job"]
-    with log_context(jobId=job["id"], userId=job.get("userId")):
+    with log_context(jobId=job["id"], userId=job.get("userId"), **log_fields(job)):
         try:
             set_log_level(message.get("logLevel", "info"))
             function = resolve(message["function"])

@@ -42,6 +42,7 @@ from ailawyer.queues.jobs import CANCELLED_REASON, job_owner
 from ailawyer.queues.payloads import Payload, owner_of
 from ailawyer.realtime.emitter import SocketEmitter
 from ailawyer.services.outcomes import FinalFailure
+from ailawyer.tracing import QueueTracing
 from ailawyer.worker.cancellation import CANCELLED, CancelMarkers, InFlight
 from ailawyer.worker.context import JobContext, Processor, Progress, WorkerResources
 from ailawyer.worker.executors import ThreadPool
@@ -143,8 +144,10 @@ class JobExecutor:
         runs: ScheduleRuns | None = None,
         threads: ThreadPool | None = None,
         processes: ProcessPool | None = None,
+        tracing: QueueTracing | None = None,
     ) -> None:
         self.spec = spec
+        self.tracing = tracing
         self.processor = processor
         self.executor = executor
         self.notifier = notifier
@@ -165,6 +168,14 @@ class JobExecutor:
         )
 
     async def __call__(self, job: Any, token: str) -> Any:
+        if self.tracing is None:
+            return await self._process(job)
+        # One span per attempt, around all of it: the log lines of the run carry
+        # its ids, its database and Redis calls are its children.
+        with self.tracing.job(job, self.spec.name):
+            return await self._process(job)
+
+    async def _process(self, job: Any) -> Any:
         owner = job_owner(job)
         schedule = self.runs.of(job) if self.runs is not None and self.runs.ids else None
         if schedule is None:
@@ -304,6 +315,8 @@ class JobExecutor:
                 "attempt": context.attempt,
                 "attempts": context.attempts,
                 "userId": owner_of(context.data),
+                # The child's log lines name the parent's job span.
+                **(self.tracing.current_ids() if self.tracing is not None else {}),
             },
         }
         return await self.processes.run(message, report)

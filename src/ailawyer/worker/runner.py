@@ -49,6 +49,7 @@ from ailawyer.realtime.emitter import SocketEmitter, get_socket_emitter
 from ailawyer.redis import get_queue_connection, get_worker_connection
 from ailawyer.redis_checks import require_sentinels
 from ailawyer.services import settings as settings_service
+from ailawyer.tracing import queue_tracing
 from ailawyer.version import app_version
 from ailawyer.worker.bullmq_connection import bullmq_worker_redis
 from ailawyer.worker.cancellation import CancelMarkers, InFlight
@@ -134,6 +135,7 @@ class WorkerRunner:
             ProcessPool(processes, json_logs=settings.is_production) if processes else None
         )
         self.in_flight = InFlight()
+        self.tracing = queue_tracing(settings)
         self.workers: list[Worker] = []
         self.run_tasks: list[asyncio.Task[Any]] = []
         self.background: list[asyncio.Task[Any]] = []
@@ -222,7 +224,10 @@ class WorkerRunner:
         specs = tuple(binding.spec for binding in self.bindings)
         # Processors that need the database or a queue (maintenance, follow-up jobs).
         self.producer = QueueProducer(
-            get_queue_connection(settings.redis), specs, prefix=settings.bullmq_prefix
+            get_queue_connection(settings.redis),
+            specs,
+            prefix=settings.bullmq_prefix,
+            tracing=self.tracing,
         )
         resources = WorkerResources(
             settings=settings, database=self.database, producer=self.producer
@@ -312,6 +317,7 @@ class WorkerRunner:
             runs=runs,
             threads=self.threads,
             processes=self.processes,
+            tracing=self.tracing,
         )
         # Named Node BullMQ's way, so that its getWorkers (and Bull Board) list us.
         client_name = node_client_name(self.settings.bullmq_prefix, spec.name, self.worker_id)
