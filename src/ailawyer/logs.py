@@ -130,6 +130,10 @@ def _redact_value(key: str, value: Any, depth: int = 0) -> Any:
 
 # Keys whose values we set ourselves and that never carry text from outside.
 _OWN_KEYS = frozenset({"timestamp", "level", "service", "module"})
+# Identifiers, kept whole: a scheduled job's id is `repeat:{scheduleId}:{millis}`,
+# and `repeat:maintenance.sessions:1764644400000` reads like `session: <value>`
+# to the free-text patterns, which would hide the very id an operator searches for.
+_ID_KEYS = frozenset({"jobId", "schedule", "scheduleId", "notificationId", "workerId"})
 _SCALARS = frozenset({int, float, bool, type(None)})
 
 
@@ -138,6 +142,8 @@ def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDic
     for key, value in event_dict.items():
         if key in _OWN_KEYS or key.startswith("_"):
             continue  # ours, or structlog's own bookkeeping (record, from_structlog)
+        if key in _ID_KEYS and isinstance(value, str):
+            continue
         if type(value) in _SCALARS and not _is_secret_key(key):
             continue
         if _is_secret_key(key):

@@ -231,3 +231,16 @@ def test_context_is_unbound_after_block(
 )
 def test_redact_text(text: str, secret: str) -> None:
     assert secret not in redact_text(text).replace("[REDACTED]", "")
+
+
+def test_ids_stay_whole_while_text_is_still_redacted(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A scheduled job's id names its schedule, and `…sessions:<millis>` is no secret."""
+    configure_logging(level="info", json_output=True)
+    log = create_logger("ids")
+    job_id = "repeat:maintenance.sessions:1764644400000"
+    log.info("job.completed", jobId=job_id, reason="session: abc123")
+    [line] = (json.loads(out) for out in capsys.readouterr().out.splitlines())
+    assert line["jobId"] == job_id
+    assert "abc123" not in line["reason"] and "[REDACTED]" in line["reason"]
