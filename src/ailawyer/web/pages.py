@@ -144,31 +144,28 @@ async def notifications_page(request: Request, user: PageUser) -> Response:
     return render("notifications.html", _user_values(user), markup={"admin_nav": admin_nav})
 
 
-@router.get(DASHBOARD_PATH)
-async def dashboard_page(request: Request, user: PageUser) -> Response:
+def _admin_page(request: Request, user: auth.AuthUser | None, template: str) -> Response:
+    """An ADMIN page: the login for no session, the 403 page for anyone else."""
     if user is None:
         return _to_login(request)
     if not user.is_admin:
         return render("forbidden.html", status_code=403)
-    return render("queues.html", _user_values(user))
+    return render(template, _user_values(user))
+
+
+@router.get(DASHBOARD_PATH)
+async def dashboard_page(request: Request, user: PageUser) -> Response:
+    return _admin_page(request, user, "queues.html")
 
 
 @router.get(SYSTEM_PATH)
 async def system_page(request: Request, user: PageUser) -> Response:
-    if user is None:
-        return _to_login(request)
-    if not user.is_admin:
-        return render("forbidden.html", status_code=403)
-    return render("system.html", _user_values(user))
+    return _admin_page(request, user, "system.html")
 
 
 @router.get(SETTINGS_PATH)
 async def settings_page(request: Request, user: PageUser) -> Response:
-    if user is None:
-        return _to_login(request)
-    if not user.is_admin:
-        return render("forbidden.html", status_code=403)
-    return render("settings.html", _user_values(user))
+    return _admin_page(request, user, "settings.html")
 
 
 @router.get(LOGIN_PATH)
