@@ -28,6 +28,8 @@ class Config:
     fanout_emits: int = 10
     # (6) worker memory: RSS after this many jobs.
     memory_jobs: tuple[int, int] = (10_000, 100_000)
+    # (7) the notification list for a user with this many notifications.
+    history_sizes: tuple[int, ...] = (1_000, 100_000, 1_000_000)
 
 
 FULL = Config()
@@ -42,4 +44,6 @@ QUICK = Config(
     fanout_processes=2,
     fanout_emits=5,
     memory_jobs=(2_000, 20_000),
+    # The million (about 20 s to insert) only in a full run: `--only history --runs 1`.
+    history_sizes=(1_000, 100_000),
 )

@@ -57,6 +57,13 @@ TARGETS = (
     ),
     Target("fanout.p99", "fan-out to 1,000 clients p99", "<=", 100.0),
     Target("memory.growth", "worker RSS growth 10k → 100k jobs", "<=", 5.0),
+    Target(
+        "history.page.1000000.p50",
+        "GET /api/notifications p50, 1,000,000 notifications",
+        "<=",
+        10.0,
+        "history.page.1000000.ratio",
+    ),
 )
 
 

@@ -20,7 +20,7 @@ from bench import machine, report
 from bench.config import Config
 from bench.context import PRODUCT, RAW, RAW_SERIAL, Context
 from bench.producer import BenchQueue
-from bench.scenarios import api, e2e, fanout, latency, memory, throughput
+from bench.scenarios import api, e2e, fanout, history, latency, memory, throughput
 from bench.stack import Stack
 from bench.stats import Results
 
@@ -31,7 +31,8 @@ REPEATED: dict[str, Scenario] = {
     "e2e": e2e.run,
     "api": api.run,
 }
-ONCE: dict[str, Scenario] = {"fanout": fanout.run, "memory": memory.run}
+# Each runs its own rounds (history: `runs` measurements per size, after one insert).
+ONCE: dict[str, Scenario] = {"fanout": fanout.run, "memory": memory.run, "history": history.run}
 SCENARIOS = (*REPEATED, *ONCE)
 
 
@@ -92,7 +93,11 @@ async def run(
             "duration_s": round(time.monotonic() - started, 1),
             "machine": described,
             "load_average": {"before": load_before, "after": machine.load()},
-            "config": {**config.__dict__, "memory_jobs": list(config.memory_jobs)},
+            "config": {
+                **config.__dict__,
+                "memory_jobs": list(config.memory_jobs),
+                "history_sizes": list(config.history_sizes),
+            },
             "scenarios": selected,
             "src": str(src) if src else None,
         },

@@ -3,9 +3,10 @@
 - a private `redis-server` on a free port (no persistence: we measure our code,
   not the disk), shared by every worker of the run, raw and ours;
 - a throwaway PostgreSQL database, migrated with `ailawyer db upgrade`, with
-  three users made by `ailawyer users create`: an admin (test jobs, the
-  notification list), an owner (the `bench` queue's jobs) and a listener (the
-  Socket.IO fan-out);
+  five users made by `ailawyer users create`: an admin (test jobs, the
+  notification list), an owner (the `bench` queue's jobs), a listener (the
+  Socket.IO fan-out), one with a long history of notifications and one with a
+  short one beside it;
 - `ailawyer serve` and `ailawyer worker` as real processes, configured as in
   production (APP_ENV=production: JSON logs to stdout and to rotating files).
 
@@ -91,7 +92,14 @@ class Stack:
         self.redis = RedisServer(self.root / "redis").start()
         self.database_url = create_pg_database("ailawyer_bench")
         self.cli(["db", "upgrade"])
-        for key, role in (("admin", "ADMIN"), ("owner", "ANWALT"), ("listener", "SACHBEARBEITER")):
+        users = (
+            ("admin", "ADMIN"),
+            ("owner", "ANWALT"),
+            ("listener", "SACHBEARBEITER"),
+            ("history", "ANWALT"),
+            ("history_control", "ANWALT"),
+        )
+        for key, role in users:
             email = f"bench-{key}-{self.run_id}@kanzlei.test"
             out = self.cli(
                 [

@@ -15,6 +15,7 @@ from ailawyer.db.models import Notification, Role
 from ailawyer.queues.definitions import test_queue
 from ailawyer.queues.payloads import TestJobData
 from ailawyer.queues.producer import QueueProducer
+from ailawyer.services.notifications import UNREAD_CAP, NotificationDraft, persist_notifications
 from tests.e2e.support import Stack, log_in
 from tests.fixtures.live_app import make_user
 from tests.fixtures.retryable_queue import heal, retryable_queue
@@ -160,3 +161,48 @@ async def test_a_permanent_failure_says_a_retry_would_not_help(
     await expect(theirs).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
     await expect(theirs.locator(".retry-hint")).to_contain_text("Ursache zuerst beheben")
     await expect(theirs.get_by_role("button", name="Erneut versuchen")).to_be_visible()
+
+
+async def test_a_capped_count_shows_999_plus_and_is_not_counted_on_locally(
+    stack: Stack, db: Database, producer: QueueProducer, browser: Browser, artifacts: Path
+) -> None:
+    """At the cap the server only says "1,000 or more": the badge shows 999+, a
+    live arrival keeps it there, and a read one asks the server again."""
+    user = await make_user(db, Role.SACHBEARBEITER)
+    drafts = [
+        NotificationDraft(user_id=user.id, type="info", title=f"Alt {i}", message="Gelesen?")
+        for i in range(UNREAD_CAP)
+    ]
+    async with db.session() as session:
+        await persist_notifications(session, drafts)
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    await log_in(page, stack.url, user.email, "/benachrichtigungen")
+    badge = page.locator("#unread-badge")
+    await expect(page.locator("#connection-status")).to_have_text("Live verbunden")
+    await expect(badge).to_have_text("999+")
+    await expect(badge).to_have_attribute(
+        "aria-label", "Mehr als 999 ungelesene Benachrichtigungen"
+    )
+    await expect(page).to_have_title("(999+) Benachrichtigungen")
+    await page.screenshot(path=artifacts / "notification-center-capped.png")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.screenshot(path=artifacts / "notification-center-capped-390.png")
+
+    # 1,001 unread now; counting on from the capped 1,000 would say "1001".
+    await producer.enqueue(test_queue, TestJobData(user_id=user.id, message="noch eine"))
+    await expect(items(page, "Vorgang abgeschlossen")).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    await expect(badge).to_have_text("999+")
+
+    # Read one: 1,000 left, still capped (the server says so, the page asks it).
+    shown_unread = page.locator("#notification-list > li.unread")
+    shown = await shown_unread.count()
+    await shown_unread.first.locator(".mark-read").click()
+    await expect(shown_unread).to_have_count(shown - 1)
+    await expect(badge).to_have_text("999+")
+    # One more: 999, exact again, and from here counted locally.
+    await shown_unread.first.locator(".mark-read").click()
+    await expect(badge).to_have_text("999")
+    await expect(badge).to_have_attribute("aria-label", "999 ungelesene Benachrichtigungen")
+    await producer.enqueue(test_queue, TestJobData(user_id=user.id, message="die tausendste"))
+    await expect(items(page, "Vorgang abgeschlossen")).to_have_count(2, timeout=LIVE_TIMEOUT_MS)
+    await expect(badge).to_have_text("999+")

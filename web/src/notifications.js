@@ -11,6 +11,9 @@ import { wireHeader } from "./lib/header.js";
 import { RunningJobs } from "./running.js";
 
 const PAGE_SIZE = 20;
+// The server counts unread notifications up to this many (UNREAD_CAP in
+// services/notifications.py) and says `unreadCountCapped` when it stopped there.
+const UNREAD_CAP = 1000;
 const RECONNECT_AFTER_REFUSAL_MS = 3000;
 
 const page = document.body.dataset;
@@ -31,18 +34,41 @@ const running = new RunningJobs({
 
 const items = new Map(); // id -> notification
 let unread = 0;
+// At the cap the count is "UNREAD_CAP or more": shown as "999+", never counted on locally.
+let unreadCapped = false;
 let nextCursor = null;
 
-function setUnread(count) {
+function setUnread(count, capped = false) {
   unread = Math.max(0, count);
-  badge.textContent = String(unread);
-  badge.setAttribute(
-    "aria-label",
-    unread === 1 ? "1 ungelesene Benachrichtigung" : `${unread} ungelesene Benachrichtigungen`,
-  );
+  unreadCapped = capped || unread >= UNREAD_CAP;
+  const shown = unreadCapped ? `${UNREAD_CAP - 1}+` : String(unread);
+  badge.textContent = shown;
+  let label = `${unread} ungelesene Benachrichtigungen`;
+  if (unreadCapped) label = `Mehr als ${UNREAD_CAP - 1} ungelesene Benachrichtigungen`;
+  else if (unread === 1) label = "1 ungelesene Benachrichtigung";
+  badge.setAttribute("aria-label", label);
   badge.hidden = false;
   badge.classList.toggle("badge-zero", unread === 0);
-  document.title = unread > 0 ? `(${unread}) Benachrichtigungen` : "Benachrichtigungen";
+  document.title = unread > 0 ? `(${shown}) Benachrichtigungen` : "Benachrichtigungen";
+}
+
+/** The count from the server again (one item's page carries it). */
+async function refreshUnread() {
+  const result = await api("/api/notifications?limit=1");
+  setUnread(result.unreadCount, result.unreadCountCapped);
+}
+
+/**
+ * One more or one fewer unread. Below the cap the badge counts on by itself;
+ * at the cap one more is still "999+", and one fewer may or may not drop below
+ * it, which only the server knows.
+ */
+function changeUnread(delta) {
+  if (!unreadCapped) {
+    setUnread(unread + delta);
+  } else if (delta < 0) {
+    refreshUnread().catch((error) => announce(status, error.message, "error"));
+  }
 }
 
 function isFailedJob(item) {
@@ -171,7 +197,7 @@ async function loadPage(cursor) {
   if (cursor) query.set("cursor", cursor);
   const result = await api(`/api/notifications?${query}`);
   append(result.items);
-  setUnread(result.unreadCount);
+  setUnread(result.unreadCount, result.unreadCountCapped);
   nextCursor = result.nextCursor;
   loadMore.hidden = !nextCursor;
 }
@@ -189,7 +215,7 @@ async function refetchUnread() {
       added += 1;
     }
   }
-  setUnread(result.unreadCount);
+  setUnread(result.unreadCount, result.unreadCountCapped);
   if (added > 0) {
     announce(live, added === 1 ? "1 neue Benachrichtigung" : `${added} neue Benachrichtigungen`);
   }
@@ -204,14 +230,14 @@ function receive(item) {
     return;
   }
   insert(item);
-  if (!item.read && isOwn(item)) setUnread(unread + 1);
+  if (!item.read && isOwn(item)) changeUnread(1);
   announce(live, `Neue Benachrichtigung: ${item.title}. ${item.message}`);
 }
 
 async function markRead(item) {
   try {
     await api(`/api/notifications/${encodeURIComponent(item.id)}/read`, { method: "POST" });
-    if (!item.read) setUnread(unread - 1);
+    if (!item.read) changeUnread(-1);
     replace({ ...item, read: true });
     nodeFor(item.id)?.querySelector("button")?.focus();
   } catch (error) {
@@ -224,7 +250,7 @@ async function dismissItem(item) {
   const next = node?.nextElementSibling || node?.previousElementSibling;
   try {
     await api(`/api/notifications/${encodeURIComponent(item.id)}/dismiss`, { method: "POST" });
-    if (!item.read) setUnread(unread - 1);
+    if (!item.read) changeUnread(-1);
     items.delete(item.id);
     node?.remove();
     updateEmpty();
@@ -237,11 +263,12 @@ async function dismissItem(item) {
 
 async function markAllRead() {
   try {
-    await api("/api/notifications/read-all", { method: "POST" });
+    const result = await api("/api/notifications/read-all", { method: "POST" });
     for (const item of [...items.values()]) {
       if (!item.read) replace({ ...item, read: true });
     }
-    setUnread(0);
+    // Usually 0; more when notifications arrived meanwhile.
+    setUnread(result.unreadCount, result.unreadCountCapped);
     announce(status, "Alle Benachrichtigungen als gelesen markiert.");
   } catch (error) {
     announce(status, error.message, "error");

@@ -13,7 +13,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, tuple_, update
+from pydantic import Field
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -25,6 +37,10 @@ from ailawyer.errors import BadRequest, NotFound
 from ailawyer.schemas import CamelModel
 
 MAX_PAGE = 100
+# The unread count stops counting here: it costs the same for a user with a
+# thousand unread notifications as for one with a million. At the cap the API
+# says `unreadCountCapped: true` and the page shows "999+".
+UNREAD_CAP = 1000
 
 
 class NotificationOut(CamelModel):
@@ -47,7 +63,12 @@ class NotificationOut(CamelModel):
 
 class NotificationPage(CamelModel):
     items: list[NotificationOut]
-    unread_count: int
+    unread_count: int = Field(
+        description=f"unread and not dismissed, exact below {UNREAD_CAP}, else {UNREAD_CAP}"
+    )
+    unread_count_capped: bool = Field(
+        description=f"true when there are {UNREAD_CAP} or more (`unreadCount` is then {UNREAD_CAP})"
+    )
     next_cursor: str | None
 
 
@@ -174,23 +195,38 @@ _USER_ID = bindparam("user_id", type_=_TABLE.c.user_id.type)
 
 
 def _unread_count_query() -> Select[int]:
-    # An alias: inside the list's statement it must not correlate with the page.
+    """Count unread rows, but no more than `UNREAD_CAP` of them.
+
+    The LIMIT inside makes it read at most that many entries of the partial
+    index `ix_notifications_unread` (the conditions are its predicate), so a
+    long history costs nothing. An alias: inside the list's statement it must
+    not correlate with the page.
+    """
     unread = _TABLE.alias("unread")
-    return (
-        select(func.count())
-        .select_from(unread)
+    capped = (
+        select(unread.c.id)
         .where(
             unread.c.user_id == _USER_ID,
             unread.c.read.is_(False),
             unread.c.dismissed.is_(False),
         )
+        # A literal: a prepared statement's generic plan then still knows how
+        # few rows it needs.
+        .limit(literal_column(str(UNREAD_CAP)))
+        .subquery("capped")
     )
+    return select(func.count()).select_from(capped)
 
 
 _UNREAD_COUNT = _unread_count_query()
 
 
+def is_capped(count: int) -> bool:
+    return count >= UNREAD_CAP
+
+
 async def unread_count(db: AsyncSession | AsyncConnection, user_id: str) -> int:
+    """Unread and not dismissed: exact below `UNREAD_CAP`, else `UNREAD_CAP`."""
     return int((await db.execute(_UNREAD_COUNT, {"user_id": user_id})).scalar() or 0)
 
 
@@ -201,7 +237,12 @@ _LIST_FIELDS = tuple(NotificationOut.model_fields)
 @cache
 def _page_query(unread_only: bool, after_cursor: bool) -> Select[Any]:
     """One page, newest first, with the unread count as an uncorrelated
-    subquery (PostgreSQL computes it once, as an InitPlan)."""
+    subquery (PostgreSQL computes it once, as an InitPlan).
+
+    After a cursor, `created_at <= stamp` repeats what the OR implies: neither
+    PostgreSQL nor SQLite derives an index range from the OR, and without it a
+    deep page scanned every newer row of the user.
+    """
     c = _TABLE.c
     query = select(
         *(c[name] for name in _LIST_FIELDS),
@@ -212,7 +253,10 @@ def _page_query(unread_only: bool, after_cursor: bool) -> Select[Any]:
     if after_cursor:
         stamp = bindparam("stamp", type_=c.created_at.type)
         item_id = bindparam("item_id", type_=c.id.type)
-        query = query.where(or_(c.created_at < stamp, and_(c.created_at == stamp, c.id < item_id)))
+        query = query.where(
+            c.created_at <= stamp,
+            or_(c.created_at < stamp, and_(c.created_at == stamp, c.id < item_id)),
+        )
     return query.order_by(c.created_at.desc(), c.id.desc()).limit(bindparam("limit"))
 
 
@@ -227,7 +271,8 @@ async def list_notifications(
     """The owner's notifications, newest first, without dismissed ones.
 
     A read: it needs no transaction, so the API runs it on an autocommit
-    connection. One statement brings the page and the unread count; only an
+    connection. One statement brings the page and the unread count (capped at
+    `UNREAD_CAP`, see `_unread_count_query`); only an
     empty page asks for the count on its own. Rows become `NotificationOut`
     without a second validation pass (the table types the columns).
     """
@@ -246,6 +291,7 @@ async def list_notifications(
     return NotificationPage.model_construct(
         items=items,
         unread_count=count,
+        unread_count_capped=is_capped(count),
         next_cursor=_encode_cursor(items[-1]) if more and items else None,
     )
 

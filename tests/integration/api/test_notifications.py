@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ailawyer import messages
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification
-from ailawyer.services.notifications import NotificationDraft, persist_notifications
+from ailawyer.services.notifications import UNREAD_CAP, NotificationDraft, persist_notifications
 from tests.fixtures.live_app import LoggedIn
 
 pytestmark = pytest.mark.slow
@@ -47,6 +47,7 @@ async def test_list_is_own_newest_first_with_unread_count(
     page = first.json()
     assert [item["id"] for item in page["items"]] == mine[::-1][:3]
     assert page["unreadCount"] == 5
+    assert page["unreadCountCapped"] is False
     assert page["nextCursor"]
     assert {item["userId"] for item in page["items"]} == {as_lawyer.user.id}
 
@@ -90,12 +91,30 @@ async def test_read_dismiss_and_read_all_touch_only_own(
 
     read_all = await as_lawyer.http.post("/api/notifications/read-all")
     assert read_all.status_code == 200
-    assert read_all.json() == {"updated": 1, "unreadCount": 0}
+    assert read_all.json() == {"updated": 1, "unreadCount": 0, "unreadCountCapped": False}
 
     # The other user's notification is untouched by all of it.
     row = await _row(db, theirs)
     assert row.read is False
     assert row.dismissed is False
+
+
+async def test_the_unread_count_stops_at_the_cap(db: Database, as_lawyer: LoggedIn) -> None:
+    drafts = [
+        NotificationDraft(user_id=as_lawyer.user.id, type="info", title=f"N{i}", message="M")
+        for i in range(UNREAD_CAP + 1)
+    ]
+    async with db.session() as session:
+        await persist_notifications(session, drafts)
+    for params in ({"limit": 1}, {"limit": 1, "unreadOnly": "true"}):
+        page = (await as_lawyer.http.get("/api/notifications", params=params)).json()
+        assert (page["unreadCount"], page["unreadCountCapped"]) == (UNREAD_CAP, True), params
+    read_all = await as_lawyer.http.post("/api/notifications/read-all")
+    assert read_all.json() == {
+        "updated": UNREAD_CAP + 1,
+        "unreadCount": 0,
+        "unreadCountCapped": False,
+    }
 
 
 async def test_bad_parameters_are_4xx(as_lawyer: LoggedIn) -> None:

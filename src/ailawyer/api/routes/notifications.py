@@ -1,6 +1,7 @@
-"""The caller's notifications: list (newest first, with the unread count), mark
-read, mark all read, dismiss. Every query is scoped to the caller, so another
-user's notification answers 404 like one that does not exist."""
+"""The caller's notifications: list (newest first, with the unread count, capped
+at `UNREAD_CAP`), mark read, mark all read, dismiss. Every query is scoped to
+the caller, so another user's notification answers 404 like one that does not
+exist."""
 
 from __future__ import annotations
 
@@ -21,8 +22,12 @@ NotificationId = Annotated[str, Path(alias="id", min_length=1, max_length=64)]
 
 
 class ReadAllOut(CamelModel):
+    """What mark-all-read changed, and the unread count after it (capped as in
+    the list: new notifications may have arrived meanwhile)."""
+
     updated: int
     unread_count: int
+    unread_count_capped: bool
 
 
 @router.get(
@@ -52,7 +57,10 @@ async def list_notifications(
 )
 async def read_all(user: CurrentUser, session: SessionDep) -> ReadAllOut:
     updated = await service.mark_all_read(session, user.id)
-    return ReadAllOut(updated=updated, unread_count=await service.unread_count(session, user.id))
+    count = await service.unread_count(session, user.id)
+    return ReadAllOut(
+        updated=updated, unread_count=count, unread_count_capped=service.is_capped(count)
+    )
 
 
 @router.post(
