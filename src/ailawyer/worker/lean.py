@@ -20,6 +20,8 @@ loop is ours:
   slot, so a burst fans out to all slots without a storm of empty fetches;
 - after a fetch refused by the rate limit, the blocking wait ends with the
   limit's window, as in Node (bullmq-py waits its whole `drainDelay`);
+- the completions of slots that finish in the same turn of the event loop go to
+  Redis as one pipeline (`Completions`);
 - a failed attempt goes through bullmq's `Job.moveToFailed` unchanged (without
   `fetchNext`: failures are rare, and its retry path has no next job to give).
 
@@ -38,6 +40,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Awaitable
 from functools import partial
 from importlib.metadata import version
 from typing import Any, Final, Literal
@@ -45,7 +48,9 @@ from typing import Any, Final, Literal
 from bullmq import Worker
 from bullmq.custom_errors import DelayedError, UnrecoverableError, WaitingChildrenError
 from bullmq.job import Job
+from bullmq.scripts import raw2NextJobData
 from bullmq.timer import Timer
+from redis.exceptions import NoScriptError
 
 from ailawyer.logs import create_logger
 
@@ -80,6 +85,7 @@ class LeanWorker(Worker):  # type: ignore[misc]  # bullmq ships no type hints
         self._busy = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
+        self._completions = Completions(self.scripts)
 
     # -- the loop --------------------------------------------------------------------
 
@@ -184,13 +190,14 @@ class LeanWorker(Worker):  # type: ignore[misc]  # bullmq ships no type hints
                 result = await self.processor(job, token)
             if not self.forceClosing:
                 fetch_next = not (self.closing or self.paused)
-                moved = await self.backend.moveToCompleted(
+                keys, args = self.scripts.moveToCompletedArgs(
                     job, result, job.opts.get("removeOnComplete", False), token, fetch_next
                 )
+                moved = await self._completions.send(str(job.id), keys, args)
                 job.returnvalue = result
                 job.attemptsMade = job.attemptsMade + 1
-                job.finishedOn = moved["finishedOn"]
-                next_data = moved["result"] if fetch_next else None
+                job.finishedOn = args[1]  # the finished-on timestamp the script got
+                next_data = moved if fetch_next else None
             self.emit("completed", job, result)
         except (DelayedError, WaitingChildrenError):
             return None
@@ -287,6 +294,94 @@ class LeanWorker(Worker):  # type: ignore[misc]  # bullmq ships no type hints
         self.emit("paused")
         if cancelled:
             raise asyncio.CancelledError()
+
+
+class Completions:
+    """`moveToFinished` calls of the slots that finish in one turn of the event
+    loop, sent to Redis as one pipeline (one write, one read) instead of one
+    round trip each.
+
+    Jobs finish in groups: their notifications are committed together
+    (`worker.notify`), so the slots of a group resume in the same turn. Each call
+    keeps its own reply: bullmq's error for a lost lock or a missing job goes to
+    its own slot, as `Scripts.moveToFinished` raises it. A script Redis no longer
+    knows (a restart, SCRIPT FLUSH) is sent again the usual way, which loads it.
+    """
+
+    def __init__(self, scripts: Any) -> None:
+        self.scripts = scripts
+        self.script = scripts.commands["moveToFinished"]
+        self.pending: list[tuple[str, list[Any], list[Any], asyncio.Future[Any]]] = []
+
+    def send(self, job_id: str, keys: list[Any], args: list[Any]) -> asyncio.Future[Any]:
+        """The next job's data (or None) as `Scripts.moveToFinished` returns it."""
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[Any] = loop.create_future()
+        if not self.pending:
+            loop.call_soon(self._flush)
+        self.pending.append((job_id, keys, args, reply))
+        return reply
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        sending = asyncio.ensure_future(self._send(batch))
+        sending.add_done_callback(_retrieve)
+
+    async def _send(
+        self, batch: list[tuple[str, list[Any], list[Any], asyncio.Future[Any]]]
+    ) -> None:
+        if len(batch) == 1:
+            job_id, keys, args, reply = batch[0]
+            await _settle(reply, self.scripts.moveToFinished(job_id, keys, args))
+            return
+        try:
+            pipe = self.scripts.redisClient.pipeline(transaction=False)
+            for _job_id, keys, args, _reply in batch:
+                pipe.evalsha(self.script.sha, len(keys), *keys, *args)
+            replies = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            for *_, reply in batch:
+                if not reply.done():
+                    reply.set_exception(exc if isinstance(exc, Exception) else RuntimeError(exc))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (job_id, keys, args, reply), raw in zip(batch, replies, strict=True):
+            if reply.done():  # its slot was cancelled (force-close)
+                continue
+            if isinstance(raw, NoScriptError):
+                await _settle(reply, self.scripts.moveToFinished(job_id, keys, args))
+            elif isinstance(raw, Exception):
+                reply.set_exception(raw)
+            elif isinstance(raw, int) and raw < 0:
+                reply.set_exception(
+                    self.scripts.finishedErrors(
+                        {
+                            "code": raw,
+                            "jobId": job_id,
+                            "command": "moveToFinished",
+                            "state": "active",
+                        }
+                    )
+                )
+            else:
+                reply.set_result(raw2NextJobData(raw))
+
+
+async def _settle(reply: asyncio.Future[Any], call: Awaitable[Any]) -> None:
+    try:
+        result = await call
+    except Exception as exc:
+        if not reply.done():
+            reply.set_exception(exc)
+    else:
+        if not reply.done():
+            reply.set_result(result)
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("worker.completions_failed", exc_info=task.exception())
 
 
 def worker_class(loop: WorkerLoop) -> Any:
