@@ -61,6 +61,9 @@ TESTED_BULLMQ: Final = "3.4.4"
 
 WorkerLoop = Literal["lean", "bullmq"]
 
+# After an unexpected error in a slot (bullmq's loop waits as long).
+RETRY_DELAY_S: Final = 0.1
+
 
 def bullmq_version() -> str:
     return version("bullmq")
@@ -121,6 +124,17 @@ class LeanWorker(Worker):  # type: ignore[misc]  # bullmq ships no type hints
             await self.lockManager.close()
 
     async def _slot(self) -> None:
+        """One concurrency slot, for the worker's lifetime; an unexpected error
+        (a job whose data cannot be read, say) is reported and the slot goes on."""
+        while True:
+            try:
+                await self._serve()
+                return
+            except Exception as err:
+                self.emit("error", err)
+                await asyncio.sleep(RETRY_DELAY_S)
+
+    async def _serve(self) -> None:
         job: Job | None = None
         while True:
             if job is not None:  # a job in hand is always run, even when stopping

@@ -268,3 +268,17 @@ def test_a_lean_worker_refuses_autorun() -> None:
         assert "autorun=False" in str(exc)
     else:  # pragma: no cover - the assertion is the test
         raise AssertionError("LeanWorker accepted autorun")
+
+
+async def test_a_job_whose_data_cannot_be_read_is_reported_and_the_others_run(rig: Rig) -> None:
+    await rig.queue.pause()
+    await rig.queue.addBulk(
+        [{"name": "n", "data": {}, "opts": {"jobId": f"o{i}"}} for i in range(6)]
+    )
+    await rig.queue.client.hset(rig.queue.toKey("o2"), "data", "{not json")
+    worker = await rig.start(rig.tracked(_sleep_for), concurrency=1)
+    await rig.queue.resume()
+    await eventually(lambda: rig.count("completed") == 5, 10)
+    assert "o2" not in rig.activity.started
+    assert rig.count("error") >= 1
+    assert worker.running
