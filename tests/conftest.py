@@ -130,12 +130,34 @@ async def producer(
     await connection.aclose()
 
 
+WORKER_LOOPS = ("lean", "bullmq")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_loops` runs once per worker loop (WORKER_LOOP): the
+    product-level half of the conformance suite (tests/integration/worker/conformance)."""
+    if metafunc.definition.get_closest_marker("both_loops") and (
+        "worker_loop" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("worker_loop", WORKER_LOOPS)
+
+
 @pytest.fixture
-def process_env(pg_url: str, prefix: str, extra_queue_modules: tuple[str, ...]) -> dict[str, str]:
+def worker_loop() -> str:
+    return "lean"
+
+
+@pytest.fixture
+def process_env(
+    pg_url: str, prefix: str, extra_queue_modules: tuple[str, ...], worker_loop: str
+) -> dict[str, str]:
     """Settings of every `ailawyer` process the test starts; directories add theirs."""
-    return process_settings(
-        database_url=pg_url, prefix=prefix, extra_queue_modules=extra_queue_modules
-    )
+    return {
+        **process_settings(
+            database_url=pg_url, prefix=prefix, extra_queue_modules=extra_queue_modules
+        ),
+        "WORKER_LOOP": worker_loop,
+    }
 
 
 @pytest.fixture

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # LOG_LEVEL says; the drivers themselves stay at warning (logs.py).
     log_sql: bool = Field(default=False, validation_alias="LOG_SQL")
 
+    # The worker's fetch loop: ours, one loop per slot with fetchNext
+    # (worker/lean.py), or bullmq's own Worker loop, for diagnosis.
+    worker_loop: Literal["lean", "bullmq"] = Field(default="lean", validation_alias="WORKER_LOOP")
     worker_concurrency: Annotated[int, Field(ge=1, le=1000)] = Field(
         default=5, validation_alias="WORKER_CONCURRENCY"
     )

@@ -53,6 +53,7 @@ def test_database_url_gets_its_driver(
     [
         ({"WORKER_CONCURRENCY": "many"}, "WORKER_CONCURRENCY"),
         ({"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY"),
+        ({"WORKER_LOOP": "fast"}, "WORKER_LOOP"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),

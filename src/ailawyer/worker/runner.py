@@ -57,6 +57,7 @@ from ailawyer.worker.context import WorkerResources
 from ailawyer.worker.events import listen
 from ailawyer.worker.execution import JobExecutor
 from ailawyer.worker.executors import ThreadPool
+from ailawyer.worker.lean import worker_class
 from ailawyer.worker.metrics import WorkerMetrics
 from ailawyer.worker.notify import JobNotifier
 from ailawyer.worker.processes import ProcessPool
@@ -136,6 +137,7 @@ class WorkerRunner:
         )
         self.in_flight = InFlight()
         self.tracing = queue_tracing(settings)
+        self.worker_class = worker_class(settings.worker_loop)
         self.workers: list[Worker] = []
         self.run_tasks: list[asyncio.Task[Any]] = []
         self.background: list[asyncio.Task[Any]] = []
@@ -197,6 +199,7 @@ class WorkerRunner:
                 executors={b.spec.name: b.executor for b in self.bindings},
                 prefix=self.settings.bullmq_prefix,
                 eventLoop=type(asyncio.get_running_loop()).__module__.split(".")[0],
+                workerLoop="lean" if self.worker_class is not Worker else "bullmq",
                 frozenObjects=freeze_startup_heap(),
             )
             done, _ = await asyncio.wait(
@@ -329,7 +332,7 @@ class WorkerRunner:
             rate_limit=spec.rate_limit,
             name=self.worker_id,
         )
-        worker = Worker(spec.name, executor, options)
+        worker = self.worker_class(spec.name, executor, options)
         # The Python port would rename them `{prefix}:{queue}:w:{name}` in run().
         worker.clientName = client_name
         listen(worker, spec, self.metrics)

@@ -101,6 +101,7 @@ async def assert_cancelled(
         assert [n for n in failed if (n.data or {}).get("jobId") == job_id] == []
 
 
+@pytest.mark.both_loops
 async def test_the_owner_cancels_an_active_async_job(
     stack: Stack,
     producer: QueueProducer,
@@ -213,6 +214,7 @@ async def test_a_waiting_job_is_cancelled_by_the_app_itself(
     assert again.id != deduped.id
 
 
+@pytest.mark.both_loops
 async def test_the_owner_sees_the_test_jobs_progress_before_its_notification(
     stack: Stack, admin_session: LoggedIn
 ) -> None:

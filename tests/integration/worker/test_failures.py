@@ -35,6 +35,7 @@ async def delayed_due_ms(redis: Redis, prefix: str, queue: str, job_id: str) -> 
     return int(await eventually(score, timeout=5)) >> 12
 
 
+@pytest.mark.both_loops
 async def test_retries_after_10s_60s_5min_then_fails_and_notifies_owner_and_admin(
     processes: Processes,
     producer: QueueProducer,

@@ -27,6 +27,7 @@ from tests.fixtures.waiting import eventually
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.both_loops
 async def test_enqueued_job_is_completed_persisted_and_emitted(
     processes: Processes,
     producer: QueueProducer,

@@ -63,6 +63,7 @@ def _state(pid: int) -> str:
         return "X"
 
 
+@pytest.mark.both_loops
 async def test_a_queue_runs_at_most_its_own_concurrency(
     processes: Processes, producer: QueueProducer, owner: User
 ) -> None:
@@ -77,6 +78,7 @@ async def test_a_queue_runs_at_most_its_own_concurrency(
     assert most == 2
 
 
+@pytest.mark.both_loops
 async def test_an_async_attempt_over_its_time_limit_fails_and_others_go_on(
     processes: Processes, producer: QueueProducer, owner: User
 ) -> None:
@@ -115,6 +117,7 @@ async def test_a_process_attempt_over_its_time_limit_kills_its_child(
     assert worker.process.poll() is None
 
 
+@pytest.mark.both_loops
 async def test_the_rate_limit_holds_across_two_workers(
     processes: Processes, producer: QueueProducer, owner: User
 ) -> None:
@@ -216,6 +219,7 @@ async def test_dedupe_id_adds_one_job(producer: QueueProducer, owner: User) -> N
         await producer.enqueue(quick_queue, data, priority=0)
 
 
+@pytest.mark.both_loops
 async def test_the_highest_priority_runs_first(
     processes: Processes, producer: QueueProducer, owner: User
 ) -> None:

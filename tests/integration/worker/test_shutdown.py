@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 SHUTDOWN_LINES = ("Received shutdown signal", "All workers closed")
 
 
+@pytest.mark.both_loops
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_signal_lets_in_flight_jobs_finish_then_exits_0(
     sig: signal.Signals,
@@ -69,6 +70,7 @@ async def test_signal_lets_in_flight_jobs_finish_then_exits_0(
     assert messages.index(SHUTDOWN_LINES[1]) > max(completed_at)
 
 
+@pytest.mark.both_loops
 async def test_shutdown_timeout_force_closes_and_another_worker_recovers_the_job(
     processes: Processes,
     producer: QueueProducer,

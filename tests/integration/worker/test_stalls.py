@@ -19,6 +19,7 @@ from tests.fixtures.waiting import eventually
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.both_loops
 async def test_blocking_processor_keeps_its_lock_and_runs_once(
     processes: Processes, producer: QueueProducer, db: Database, owner: User
 ) -> None:
@@ -40,6 +41,7 @@ async def test_blocking_processor_keeps_its_lock_and_runs_once(
     assert len(await notifications_of(db, owner.id)) == 1
 
 
+@pytest.mark.both_loops
 async def test_killed_worker_job_is_recovered_and_notified_once(
     processes: Processes, producer: QueueProducer, db: Database, owner: User
 ) -> None:
