@@ -223,7 +223,8 @@ class EventSampler:
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"sample rate of {event!r} must be from 0 to 1, not {rate}")
         self._rates = {event: rate for event, rate in rates.items() if rate < 1.0}
-        self._credit = dict.fromkeys(self._rates, 1.0)  # the first line is kept
+        # The first line is kept (unless the rate is 0: then none ever is).
+        self._credit = {event: 1.0 if rate > 0 else 0.0 for event, rate in self._rates.items()}
 
     def __bool__(self) -> bool:
         return bool(self._rates)
@@ -235,7 +236,8 @@ class EventSampler:
             return event_dict
         assert isinstance(event, str)
         credit = self._credit[event]
-        if credit < 1.0:
+        # The tolerance keeps sums like ten times 0.1 (0.999…) from skipping a line.
+        if credit < 1.0 - 1e-9:
             self._credit[event] = credit + rate
             raise structlog.DropEvent
         self._credit[event] = credit - 1.0 + rate
