@@ -4,6 +4,7 @@
     uv run python -m bench --quick          # one small round of everything
     uv run python -m bench --only latency,throughput --runs 5
     uv run python -m bench --update-readme  # also copy the figures into bench/README.md
+    uv run python -m bench --env JOB_LOG_SAMPLE=0.1   # a setting for app and workers
 
 See bench/README.md for the method.
 """
@@ -49,7 +50,20 @@ def main() -> None:
     parser.add_argument(
         "--src", type=Path, help="run app and worker from another checkout's src/ (A/B a change)"
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for app and workers of the run (repeatable), e.g. JOB_LOG_SAMPLE=0.1",
+    )
     args = parser.parse_args()
+    extra_env = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--env wants KEY=VALUE, not {item!r}")
+        extra_env[key] = value
     config = QUICK if args.quick else FULL
     if args.runs:
         config = dataclasses.replace(config, runs=args.runs)
@@ -63,7 +77,7 @@ def main() -> None:
         report.update_readme(README, report.markdown(Results.from_json(document), document))
         return
     results, document = uvloop.run(
-        run(config, selected, RESULTS_DIR, args.src, profile=args.profile)
+        run(config, selected, RESULTS_DIR, args.src, profile=args.profile, extra_env=extra_env)
     )
     report.write_json(args.out, document)
     if args.update_readme:
@@ -71,6 +85,8 @@ def main() -> None:
     print(report.table(results))
     print()
     print(report.targets_table(results))
+    for note in document.get("notes", []):
+        print(f"\nnote: {note}")
     print(
         f"\nload average before {document['load_average']['before']}, "
         f"after {document['load_average']['after']}; written to {args.out}"

@@ -15,6 +15,8 @@ from bench.stats import Results
 PRODUCT = "ailawyer"
 RAW = "raw"
 RAW_SERIAL = "raw-c1"
+# Node BullMQ (`bench/node.py`), when node and npm are there.
+NODE = "node"
 
 
 @dataclass
@@ -27,6 +29,8 @@ class Context:
     queues: dict[str, BenchQueue] = field(default_factory=dict)
     app: Child | None = None
     profile: bool = False
+    # Lines for the end of the report: what was skipped, and why.
+    notes: list[str] = field(default_factory=list)
 
     def prefix(self, system: str) -> str:
         return self.stack.prefix(system.replace("-", ""))

@@ -34,7 +34,7 @@ from bench.processes import Child, ChildFailed
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 60.0
 # Variables of the developer's shell that must not reach the children.
-_DROPPED = ("WORKER_", "LOG_", "BULLMQ_", "SHUTDOWN_", "HEALTH_", "LOGIN_")
+_DROPPED = ("WORKER_", "LOG_", "JOB_", "BULLMQ_", "SHUTDOWN_", "HEALTH_", "LOGIN_")
 _CREATED = re.compile(r"created user (\S+)")
 
 
@@ -72,6 +72,8 @@ class Stack:
     users: dict[str, BenchUser] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
     app_url: str = ""
+    # Settings for every product process of the run (`--env KEY=VALUE`), to A/B one.
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     # ---- set-up ------------------------------------------------------------
 
@@ -173,6 +175,7 @@ class Stack:
         env.pop("NODE_ENV", None)
         if prefix:
             env["BULLMQ_PREFIX"] = prefix
+        env.update(self.extra_env)
         env.update(extra)
         return env
 
@@ -250,6 +253,30 @@ class Stack:
         )
         await worker.wait_for_output("ready", START_TIMEOUT_S)
         return worker
+
+    async def start_node_worker(
+        self, script: Path, prefix: str, concurrency: int, name: str
+    ) -> Child:
+        """The Node BullMQ worker (`bench/node.py` installed it beside `script`)."""
+        child = Child(
+            name=name,
+            args=[
+                "node",
+                str(script),
+                "--redis-url",
+                self.redis_url,
+                "--prefix",
+                prefix,
+                "--concurrency",
+                str(concurrency),
+            ],
+            env=self.env(),
+            log_path=self.root / "logs" / f"{name}.out",
+            cwd=script.parent,
+        )
+        self.children.append(child.start())
+        await child.wait_for_output("ready", START_TIMEOUT_S)
+        return child
 
     async def stop(self, child: Child) -> None:
         await child.astop()

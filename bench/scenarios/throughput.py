@@ -1,5 +1,8 @@
 """(3) Throughput: a backlog drained by one worker process, then by two.
 
+Beside ours, the same no-op job run by bare bullmq-py and, when node is
+installed, by Node BullMQ (`bench/node.py`).
+
 The queue is paused, filled with `throughput_jobs` jobs, and resumed; the rate is
 taken between 10 % and 90 % of the backlog, so start-up and the tail do not
 count. Besides jobs/s, the CPU time the worker processes and Redis spent per job
@@ -13,7 +16,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from bench.context import PRODUCT, RAW, RAW_SERIAL, Context
+from bench.context import NODE, PRODUCT, RAW, RAW_SERIAL, Context
 from bench.cpu import cpu_seconds, total_cpu_seconds
 from bench.processes import Child
 from bench.producer import BenchQueue
@@ -99,6 +102,8 @@ async def run(ctx: Context) -> None:
     await one("raw.1", "raw bullmq, 1 process, c=50", RAW, [raw])
     await one("raw_c1.1", "raw bullmq, 1 process, c=1", RAW_SERIAL, [ctx.workers[RAW_SERIAL]])
     await one("ailawyer.1", "ailawyer worker, 1 process", PRODUCT, [product])
+    if NODE in ctx.workers:
+        await one("node.1", "node bullmq, 1 process, c=50", NODE, [ctx.workers[NODE]])
 
     second = await stack.start_worker(ctx.prefix(PRODUCT), name="worker-2")
     try:
@@ -118,6 +123,13 @@ async def run(ctx: Context) -> None:
         "x",
         measured["ailawyer.1"] / measured["raw.1"],
     )
+    if "node.1" in measured:
+        results.add(
+            "throughput.ratio_node_vs_raw",
+            "node bullmq / raw bullmq (Python), 1 process",
+            "x",
+            measured["node.1"] / measured["raw.1"],
+        )
     results.add(
         "throughput.scaling.ailawyer",
         "ailawyer, 2 processes / 1",

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     # SQLAlchemy's statements in the log (at info, without parameters), whatever
     # LOG_LEVEL says; the drivers themselves stay at warning (logs.py).
     log_sql: bool = Field(default=False, validation_alias="LOG_SQL")
+    # The share of `job.completed` lines the worker writes (0.1: one in ten).
+    # Failures and retries are always logged; metrics count every job.
+    job_log_sample: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        default=1.0, validation_alias="JOB_LOG_SAMPLE"
+    )
 
     # The worker's fetch loop: ours, one loop per slot with fetchNext
     # (worker/lean.py), or bullmq's own Worker loop, for diagnosis.

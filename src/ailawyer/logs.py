@@ -137,20 +137,36 @@ _ID_KEYS = frozenset({"jobId", "schedule", "scheduleId", "notificationId", "work
 _SCALARS = frozenset({int, float, bool, type(None)})
 
 
+# Short values recur (event names, queue names, user ids): whether one may hide a
+# secret is remembered, so a line's usual values cost a dict lookup, not a search.
+_SHORT_VALUE = 64
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_has_hint(value: str) -> bool:
+    return _SECRET_HINT.search(value) is not None
+
+
 def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """Replace values of secret-looking keys, and secrets inside text, everywhere."""
     for key, value in event_dict.items():
         if key in _OWN_KEYS or key.startswith("_"):
             continue  # ours, or structlog's own bookkeeping (record, from_structlog)
-        if key in _ID_KEYS and isinstance(value, str):
-            continue
-        if type(value) in _SCALARS and not _is_secret_key(key):
+        kind = type(value)
+        if kind is str and key in _ID_KEYS:
             continue
         if _is_secret_key(key):
             event_dict[key] = REDACTED
+        elif kind in _SCALARS:
+            continue
         elif isinstance(value, str):
             # Inlined `redact_text`: most values are ids and names, with no hint.
-            if _SECRET_HINT.search(value) is not None:
+            hint = (
+                _short_has_hint(value)
+                if len(value) <= _SHORT_VALUE
+                else _SECRET_HINT.search(value) is not None
+            )
+            if hint:
                 event_dict[key] = redact_text(value)
         elif isinstance(value, Mapping | list | tuple):
             event_dict[key] = _redact_value(key, value)
@@ -190,6 +206,65 @@ def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
     # uvicorn adds a second, ANSI-coloured copy of its message.
     event_dict.pop("color_message", None)
     return event_dict
+
+
+class EventSampler:
+    """Keep one in `1 / rate` lines of the sampled events, drop the others early.
+
+    Per event name (`job.completed` with JOB_LOG_SAMPLE): the kept lines are
+    spread evenly (a running sum, not chance), so 0.1 keeps exactly every tenth
+    line and a test can count them. A kept line carries `sample_rate`, so a
+    reader knows it stands for `1 / rate` events. Events not named here are
+    never sampled: failures and retries have names of their own.
+    """
+
+    def __init__(self, rates: Mapping[str, float]) -> None:
+        for event, rate in rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"sample rate of {event!r} must be from 0 to 1, not {rate}")
+        self._rates = {event: rate for event, rate in rates.items() if rate < 1.0}
+        # The first line is kept (unless the rate is 0: then none ever is).
+        self._credit = {event: 1.0 if rate > 0 else 0.0 for event, rate in self._rates.items()}
+
+    def __bool__(self) -> bool:
+        return bool(self._rates)
+
+    def __call__(self, _: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        event = event_dict.get("event")
+        rate = self._rates.get(event) if isinstance(event, str) else None
+        if rate is None:
+            return event_dict
+        assert isinstance(event, str)
+        credit = self._credit[event]
+        # The tolerance keeps sums like ten times 0.1 (0.999…) from skipping a line.
+        if credit < 1.0 - 1e-9:
+            self._credit[event] = credit + rate
+            raise structlog.DropEvent
+        self._credit[event] = credit - 1.0 + rate
+        event_dict["sample_rate"] = rate
+        return event_dict
+
+
+def _json_fallback(value: Any) -> Any:
+    """What structlog's JSON renderer does with a value JSON does not know."""
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
+
+
+class _JSONRenderer:
+    """structlog's `JSONRenderer` with one encoder for every line.
+
+    `json.dumps(..., default=...)` builds a new `JSONEncoder` on every call (the
+    module's cached one only serves calls without options); the line is the same.
+    """
+
+    def __init__(self) -> None:
+        self._encode = json.JSONEncoder(default=_json_fallback).encode
+
+    def __call__(self, _: WrappedLogger, __: str, event_dict: EventDict) -> str:
+        return self._encode(event_dict)
 
 
 def _shared_processors(trace_ids: bool = False) -> list[Processor]:
@@ -449,6 +524,7 @@ def configure_logging(
     stream: TextIO | None = None,
     log_sql: bool = False,
     trace_ids: bool = False,
+    sample: Mapping[str, float] | None = None,
 ) -> None:
     """Set up the whole pipeline. Call once from a process entry point.
 
@@ -457,10 +533,12 @@ def configure_logging(
     where rendered lines go instead of stdout (a worker's child process hands
     them to its parent). `log_sql`: SQLAlchemy's statements at info, whatever the
     level (LOG_SQL). `trace_ids`: `traceId`/`spanId` of the active span on every
-    line (with tracing on, `ailawyer.tracing`).
+    line (with tracing on, `ailawyer.tracing`). `sample`: events logged only in
+    part, by name, with the share kept (`EventSampler`; JOB_LOG_SAMPLE).
     """
     shared = _shared_processors(trace_ids)
-    renderer: Processor = structlog.processors.JSONRenderer() if json_output else _ConsoleRenderer()
+    sampler = EventSampler(sample or {})
+    renderer: Processor = _JSONRenderer() if json_output else _ConsoleRenderer()
     file_handler = _file_handler(file_path, max_bytes) if file_path else None
     sink = LineSink(stream or sys.stdout, file_handler, background=background, max_bytes=max_bytes)
     # Records of dependencies (stdlib loggers) are rendered by the same chain.
@@ -495,6 +573,8 @@ def configure_logging(
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
+            # Before anything is added or rendered: a dropped line costs little.
+            *([sampler] if sampler else []),
             structlog.stdlib.PositionalArgumentsFormatter(),
             *shared,
             _ToSink(renderer, sink),

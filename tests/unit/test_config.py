@@ -19,6 +19,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.app_env is AppEnv.DEVELOPMENT
     assert settings.redis_url == "redis://localhost:6379"
     assert settings.worker_concurrency == 5
+    assert settings.job_log_sample == 1.0
     assert settings.shutdown_timeout == 25
     assert settings.health_check_timeout_ms == 2000
     assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
@@ -55,6 +56,9 @@ def test_database_url_gets_its_driver(
         ({"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY"),
         ({"WORKER_LOOP": "fast"}, "WORKER_LOOP"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"JOB_LOG_SAMPLE": "1.5"}, "JOB_LOG_SAMPLE"),
+        ({"JOB_LOG_SAMPLE": "-0.1"}, "JOB_LOG_SAMPLE"),
+        ({"JOB_LOG_SAMPLE": "half"}, "JOB_LOG_SAMPLE"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"APP_ENV": "staging"}, "APP_ENV"),

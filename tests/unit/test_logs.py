@@ -244,3 +244,58 @@ def test_ids_stay_whole_while_text_is_still_redacted(
     [line] = (json.loads(out) for out in capsys.readouterr().out.splitlines())
     assert line["jobId"] == job_id
     assert "abc123" not in line["reason"] and "[REDACTED]" in line["reason"]
+
+
+def test_sampled_event_keeps_an_even_share_and_nothing_else_is_sampled(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(level="info", json_output=True, sample={"job.completed": 0.1})
+    log = create_logger("worker")
+    for index in range(100):
+        log.info("job.completed", queue="q", jobId=f"j{index}")
+        if index % 10 == 0:
+            log.error("job.failed", queue="q", jobId=f"f{index}")
+            log.info("job.retry_scheduled", queue="q", jobId=f"r{index}")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    completed = [line for line in lines if line["message"] == "job.completed"]
+    # Exactly every tenth (no drift from summing 0.1), the first one included.
+    assert [line["jobId"] for line in completed] == [f"j{index}" for index in range(0, 100, 10)]
+    assert all(line["sample_rate"] == 0.1 for line in completed)
+    assert sum(line["message"] == "job.failed" for line in lines) == 10
+    assert sum(line["message"] == "job.retry_scheduled" for line in lines) == 10
+    assert not any("sample_rate" in line for line in lines if line["message"] != "job.completed")
+
+
+@pytest.mark.parametrize(("rate", "kept"), [(1.0, 7), (0.0, 0)])
+def test_sample_rate_one_keeps_all_and_zero_none(
+    rate: float, kept: int, restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(level="info", json_output=True, sample={"job.completed": rate})
+    log = create_logger("worker")
+    for _ in range(7):
+        log.info("job.completed", queue="q")
+    log.info("worker.other")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sum(line["message"] == "job.completed" for line in lines) == kept
+    assert lines[-1]["message"] == "worker.other"
+    assert not any("sample_rate" in line for line in lines)
+
+
+def test_a_sample_rate_outside_0_to_1_is_refused(restore_logging: None) -> None:
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        configure_logging(level="info", json_output=True, sample={"job.completed": 1.5})
+
+
+def test_recurring_short_values_are_redacted_every_time_and_odd_values_rendered(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Whether a short value may hide a secret is remembered; the secret is masked
+    # on every line all the same, and a value JSON does not know is its repr.
+    configure_logging(level="info", json_output=True)
+    log = create_logger("cache")
+    for _ in range(3):
+        log.info("seen", note="token=tok-4711", queue="bench", odd={1, 2} - {2})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["note"] for line in lines] == ["token=[REDACTED]"] * 3
+    assert [line["queue"] for line in lines] == ["bench"] * 3
+    assert lines[0]["odd"] == "{1}"

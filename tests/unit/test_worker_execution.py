@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 import pytest
 from bullmq import Job, Queue, UnrecoverableError
 
+from ailawyer.queues import TestJobData, test_queue
 from ailawyer.worker.execution import (
     ensure_json,
     failure_reason,
     is_final_failure,
     max_attempts,
+    payload_validator,
+    validate,
 )
 from ailawyer.worker.executors import is_async_callable
 from tests.fixtures.services import REDIS_URL
@@ -73,6 +76,19 @@ def test_json_results_pass(value: object) -> None:
 def test_other_results_fail_the_job_for_good(value: object) -> None:
     with pytest.raises(UnrecoverableError, match="cannot be stored as JSON"):
         ensure_json(value)
+
+
+def test_the_cached_validator_accepts_and_refuses_like_the_model() -> None:
+    validator = payload_validator(test_queue)  # built once per queue, by the executor
+    data = {"userId": "u1", "message": "Hallo"}
+    payload = validate(test_queue, data, validator)
+    assert isinstance(payload, TestJobData)
+    assert payload == TestJobData.model_validate(data)
+    with pytest.raises(UnrecoverableError) as refused:
+        validate(test_queue, {"userId": "", "message": "x", "akte": "inhalt"}, validator)
+    assert str(refused.value).startswith("invalid payload for queue 'test': ")
+    assert "userId: " in str(refused.value) and "akte: " in str(refused.value)
+    assert "inhalt" not in str(refused.value)  # the input itself is not repeated
 
 
 async def _async_processor(job: object) -> None:

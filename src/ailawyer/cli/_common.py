@@ -41,6 +41,7 @@ def setup(process: Literal["app", "worker", "cli"], *, log_to_file: bool = True)
         background=process != "cli",
         log_sql=settings.log_sql,
         trace_ids=tracing,
+        sample={"job.completed": settings.job_log_sample} if process == "worker" else None,
     )
     if tracing:
         assert process != "cli"

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from bullmq import DelayedError, UnrecoverableError, WaitingChildrenError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ailawyer import messages
 from ailawyer.logs import create_logger, log_context, redact_text
@@ -104,10 +104,14 @@ def is_final_failure(job: Any, error: BaseException) -> bool:
     return int(job.attemptsMade) + 1 >= max_attempts(job)
 
 
+# `json.dumps` with options builds a new encoder per call; this one serves every job.
+_encode_result = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
 def ensure_json(value: Any) -> None:
     """Raise `UnrecoverableError` unless BullMQ can store `value` as the return value."""
     try:
-        json.dumps(value, separators=(",", ":"), allow_nan=False)
+        _encode_result(value)
     except (TypeError, ValueError) as exc:
         # The same function will return the same kind of value on a retry.
         raise UnrecoverableError(
@@ -115,9 +119,18 @@ def ensure_json(value: Any) -> None:
         ) from exc
 
 
-def validate(spec: QueueSpec, data: Any) -> Payload:
+def payload_validator(spec: QueueSpec) -> Callable[[Any], Payload]:
+    """The validation of a queue's payloads, built once per queue (a `TypeAdapter`
+    over its model), not per job."""
+    validate_python: Callable[[Any], Payload] = TypeAdapter(spec.payload).validate_python
+    return validate_python
+
+
+def validate(
+    spec: QueueSpec, data: Any, validator: Callable[[Any], Payload] | None = None
+) -> Payload:
     try:
-        return spec.payload.model_validate(data)
+        return (validator or spec.payload.model_validate)(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}"
@@ -163,6 +176,7 @@ class JobExecutor:
             raise ValueError(f"queue {spec.name!r}: a thread executor needs the thread pool")
         if executor == "process" and processes is None:
             raise ValueError(f"queue {spec.name!r}: a process executor needs the process pool")
+        self._validate = payload_validator(spec)
         self._references = (
             (reference(processor), reference(spec.payload)) if executor == "process" else None
         )
@@ -214,7 +228,7 @@ class JobExecutor:
                 self.metrics.observe_duration(self.spec.name, time.perf_counter() - started)
 
     async def _run(self, job: Any) -> Any:
-        payload = validate(self.spec, job.data)
+        payload = validate(self.spec, job.data, self._validate)
         job_id = str(job.id)
         key = (self.spec.name, job_id)
         cancellation = self.in_flight.start(key)

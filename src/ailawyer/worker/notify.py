@@ -65,6 +65,17 @@ class JobNotifier:
         )
 
     async def _persist_batch(self, drafts: list[NotificationDraft]) -> list[Persisted]:
+        """Commit the batch, then emit its rows together; one result per draft."""
+        persisted = await self._insert(drafts)
+        outs = [out for out, _ in persisted if out is not None]
+        # `job.completed` (info) follows for every job; this line is detail.
+        log.debug("notification.persisted", notificationIds=[out.id for out in outs])
+        # Inside the batch: its jobs return once their rows are committed and
+        # published, as before, and the batch's messages go out in one round trip.
+        await self._emit(outs)
+        return persisted
+
+    async def _insert(self, drafts: list[NotificationDraft]) -> list[Persisted]:
         # Owners almost always exist: insert at once, and look them up only when
         # one was deleted meanwhile (the foreign key refuses its row). The INSERT
         # is one statement, atomic alone: no BEGIN/COMMIT round trips around it.
@@ -76,13 +87,10 @@ class JobNotifier:
                 return await persist_notifications(session, drafts)
 
     async def _one(self, draft: NotificationDraft, outcome: str, queue: str) -> None:
-        out, created = await self._persist(draft)
+        """Commit one outcome's notification with its neighbours; emitted by the batch."""
+        out, _ = await self._persist(draft)
         if out is None:
             log.warning("notification.owner_unknown", queue=queue, outcome=outcome)
-            return
-        # `job.completed` (info) follows for every job; this line is detail.
-        log.debug("notification.persisted", outcome=outcome, notificationId=out.id, created=created)
-        await self._emit([out])
 
     async def completed(self, spec: QueueSpec, job_id: str, user_id: str) -> None:
         """Commit the owner's notification (raises when the database fails), then emit."""
@@ -118,15 +126,18 @@ class JobNotifier:
         # Each row goes to its owner's room. Admin rows are one per admin (each can
         # be marked read on its own), so they go to `user:{adminId}` rather than to
         # `role:ADMIN`, where every admin would receive every admin's copy.
-        for notification in notifications:
-            try:
-                async with asyncio.timeout(EMIT_TIMEOUT_S):
-                    await self.emitter.notify(notification)
-            except Exception as exc:
+        if not notifications:
+            return
+        try:
+            async with asyncio.timeout(EMIT_TIMEOUT_S):
+                await self.emitter.notify_many(notifications)
+        except Exception as exc:
+            # Committed all the same: the browsers refetch on their next connect.
+            for notification in notifications:
                 log.warning(
                     "notification.emit_failed",
                     notificationId=notification.id,
                     error=type(exc).__name__,
                 )
-            else:
-                log.debug("notification.emitted", notificationId=notification.id)
+        else:
+            log.debug("notification.emitted", notificationIds=[n.id for n in notifications])

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -95,5 +96,68 @@ async def test_a_publish_that_cannot_reach_redis_raises() -> None:
     try:
         with pytest.raises(RedisError):
             await emitter.to_user("u1", "notification", {"id": "n1"})
+    finally:
+        await emitter.close()
+
+
+def _notification(index: int, user_id: str) -> NotificationOut:
+    return NotificationOut(
+        id=f"n{index}",
+        user_id=user_id,
+        type="job:completed",
+        title="Vorgang abgeschlossen",
+        message="…",
+        data={"jobId": f"j{index}", "queue": "test"},
+        read=False,
+        dismissed=False,
+        sound_type=None,
+        created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+
+
+async def test_batch_messages_are_the_librarys_own(name: str) -> None:
+    # `notify_many` builds the pub/sub message itself; the app's listener must
+    # read it exactly like one made by python-socketio's `emit`.
+    emitter = SocketEmitter(REDIS_URL, channel=name)
+    manager = emitter.manager
+    notification = _notification(1, "u1")
+    published: list[Any] = []
+
+    async def capture(message: Any) -> None:
+        published.append(message)
+
+    manager._publish = capture  # the library's own message, before encoding
+    try:
+        await emitter.notify(notification)
+    finally:
+        del manager._publish
+        await emitter.close()
+    [library] = published
+    ours = json.loads(manager.emit_message("user:u1", "notification", notification.to_wire()))
+    assert ours == json.loads(json.dumps(library))
+
+
+async def test_notify_many_publishes_each_to_its_owners_room_in_order(
+    channel: PubSub, name: str
+) -> None:
+    emitter = SocketEmitter(REDIS_URL, channel=name)
+    notifications = [_notification(index, f"u{index % 3}") for index in range(7)]
+    try:
+        await emitter.notify_many(notifications)
+        await emitter.notify_many([])  # nothing to send: no round trip, no error
+        payloads = [await received(channel) for _ in notifications]
+    finally:
+        await emitter.close()
+    assert [(p["event"], p["room"], p["data"]) for p in payloads] == [
+        ("notification", f"user:{n.user_id}", [n.to_wire()]) for n in notifications
+    ]
+    assert all(p["host_id"] == emitter.manager.host_id for p in payloads)
+
+
+async def test_notify_many_that_cannot_reach_redis_raises() -> None:
+    emitter = SocketEmitter(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        with pytest.raises(RedisError):
+            await emitter.notify_many([_notification(1, "u1")])
     finally:
         await emitter.close()
