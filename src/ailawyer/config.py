@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     session_max_age_s: Annotated[int, Field(ge=60)] = Field(
         default=8 * 3600, validation_alias="SESSION_MAX_AGE"
     )
+    # Verified sessions answered from memory this long (0: every request asks the database).
+    session_cache_ttl_s: Annotated[float, Field(ge=0, le=10)] = Field(
+        default=1.0, validation_alias="SESSION_CACHE_TTL"
+    )
+    session_cache_size: Annotated[int, Field(ge=0)] = Field(
+        default=10_000, validation_alias="SESSION_CACHE_SIZE"
+    )
     login_rate_limit: Annotated[int, Field(ge=1)] = Field(
         default=5, validation_alias="LOGIN_RATE_LIMIT"
     )

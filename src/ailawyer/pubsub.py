@@ -11,6 +11,12 @@ the subscription.
 
 The redis client reconnects and resubscribes by itself; the server's `subscribe`
 confirmations that follow each reconnect are the signal to resync.
+
+`live_epoch` tells a cache that relies on these messages whether it may trust
+what it holds: the number of the current subscription while every channel is
+subscribed and the connection is up, None from the moment the connection drops
+(or reconnects) until the server confirmed the subscription again. An entry
+cached under an earlier epoch may have missed a message and is not used.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 from ailawyer.logs import create_logger
 
@@ -51,14 +58,36 @@ class Subscription:
         self.subscribed = asyncio.Event()
         self._confirmed: set[str] = set()
         self._resync_due: float | None = None
+        self._live = False
+        self._pubsub: PubSub | None = None
+
+    def live_epoch(self) -> int | None:
+        """The current subscription's number while messages are sure to arrive, else None."""
+        pubsub = self._pubsub
+        if not self._live or pubsub is None:
+            return None
+        connection = pubsub.connection
+        if connection is None or not connection.is_connected:
+            return None
+        return self.subscriptions
+
+    async def _on_connect(self, _connection: Any) -> None:
+        """Called by the client on every (re)connect, before the new confirmations:
+        whatever was published while it was away is lost."""
+        self._live = False
+        self._confirmed.clear()
 
     async def run(self) -> None:
         """Listen until cancelled. Errors are logged; the loop subscribes again."""
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
+                    self._live = False
                     self._confirmed.clear()
+                    self._pubsub = pubsub
                     await pubsub.subscribe(*self.handlers)
+                    if pubsub.connection is not None:
+                        pubsub.connection.register_connect_callback(self._on_connect)
                     while True:
                         message = await pubsub.get_message(timeout=POLL_S)
                         if message is not None:
@@ -66,8 +95,10 @@ class Subscription:
                         if self._resync_due is not None and time.monotonic() >= self._resync_due:
                             await self._resync()
             except asyncio.CancelledError:
+                self._live = False
                 raise
             except Exception as exc:
+                self._live = False
                 log.warning(
                     "pubsub.subscription_lost",
                     channels=list(self.handlers),
@@ -79,6 +110,8 @@ class Subscription:
         kind = message.get("type")
         channel = _text(message.get("channel"))
         if kind == "subscribe":
+            if self._live:
+                return  # a duplicate confirmation
             self._confirmed.add(channel)
             if self._confirmed >= self.handlers.keys():
                 self.subscriptions += 1
@@ -86,6 +119,7 @@ class Subscription:
                     "pubsub.subscribed", channels=list(self.handlers), count=self.subscriptions
                 )
                 await self._resync()
+                self._live = True
                 self.subscribed.set()
         elif kind == "message":
             handler = self.handlers.get(channel)

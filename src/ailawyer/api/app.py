@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Scope
 from ailawyer.api.errors import install_error_handlers
 from ailawyer.api.metrics import Metrics
 from ailawyer.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from ailawyer.api.openapi_security import document_security
 from ailawyer.api.response_headers import ResponseHeadersMiddleware
 from ailawyer.api.routes import ROUTERS
 from ailawyer.api.slash_redirect import install_slash_redirect
@@ -80,6 +81,7 @@ def create_fastapi_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     install_slash_redirect(app)
+    document_security(app)
     # add_middleware wraps: the last one added is the outermost.
     app.add_middleware(
         BodyLimitMiddleware,

@@ -50,6 +50,9 @@ from ailawyer.services import auth
 log = create_logger("api.deps")
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Per-request values kept in the ASGI scope.
+_AUTH_KEY: Final = "ailawyer.auth"
+_DB_KEY: Final = "ailawyer.request_db"
 DB_CONNECT_TIMEOUT_S: Final = 5.0
 
 # Declared as security schemes so the OpenAPI document says how to authenticate.
@@ -70,14 +73,21 @@ async def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-async def get_producer(state: StateDep) -> QueueProducer:
-    return state.producer
+# The state is read from the request here, not through `StateDep`: a
+# sub-dependency costs FastAPI more per request than what it resolves.
+def _state(request: Request) -> AppState:
+    return cast(AppState, getattr(request.state, STATE_KEY))
+
+
+async def get_producer(request: Request) -> QueueProducer:
+    return _state(request).producer
 
 
 ProducerDep = Annotated[QueueProducer, Depends(get_producer)]
 
 
-async def get_post_commit(state: StateDep) -> AsyncIterator[PostCommit]:
+async def get_post_commit(request: Request) -> AsyncIterator[PostCommit]:
+    state = _state(request)
     buffer = PostCommit(state.producer, state.redis)
     yield buffer
     # Reached only when the endpoint (and the commit after it) succeeded.
@@ -140,11 +150,14 @@ class RequestDatabase:
                 self._session = None
 
 
-async def get_request_db(state: StateDep) -> AsyncIterator[RequestDatabase]:
+async def get_request_db(request: Request, state: StateDep) -> AsyncIterator[RequestDatabase]:
     db = RequestDatabase(state.database)
+    # Authentication (resolved before or after this) reads through it too.
+    request.scope[_DB_KEY] = db
     try:
         yield db
     finally:
+        request.scope.pop(_DB_KEY, None)
         await db.release()
 
 
@@ -170,40 +183,76 @@ async def get_db_session(
 SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
-async def get_auth(
-    request: Request,
-    state: StateDep,
-    db: RequestDatabaseDep,
-    cookie: Annotated[str | None, Depends(_session_cookie)],
-    csrf: Annotated[str | None, Depends(_csrf_header)],
-) -> auth.Authenticated:
+async def _lookup(request: Request, state: AppState, token: str) -> auth.Authenticated | None:
+    """The database's answer, on the request's connection if it has one (never a
+    second connection beside its unit of work), else on one taken just for this."""
+    db = cast(RequestDatabase | None, request.scope.get(_DB_KEY))
+    if db is not None:
+        return await auth.authenticate_token(await db.reads(), token)
+    async with _deadline():
+        reader = state.database.reader()
+        conn = await reader.__aenter__()
+    try:
+        return await auth.authenticate_token(conn, token)
+    finally:
+        await reader.__aexit__(None, None, None)
+
+
+async def _authenticate(request: Request) -> auth.Authenticated:
+    """Cookie, CSRF and session in one step (no sub-dependencies: FastAPI's
+    resolution of each costs more than the check itself). A verified session is
+    answered from `AppState.sessions` for up to SESSION_CACHE_TTL_S."""
+    found = cast(auth.Authenticated | None, request.scope.get(_AUTH_KEY))
+    if found is not None:
+        return found
+    state = _state(request)
     secret = state.settings.auth_secret.get_secret_value()
-    token = auth.token_from_cookie(secret, cookie)
+    token = auth.token_from_cookie(secret, request.cookies.get(auth.SESSION_COOKIE))
     if token is None:
         raise Unauthorized(messages.NOT_AUTHENTICATED)
-    if request.method not in SAFE_METHODS and not auth.csrf_matches(secret, token, csrf):
+    if request.method not in SAFE_METHODS and not auth.csrf_matches(
+        secret, token, request.headers.get(auth.CSRF_HEADER)
+    ):
         raise Forbidden(messages.CSRF_FAILED)
-    found = await auth.authenticate(await db.reads(), secret=secret, cookie=cookie)
+    cache = state.sessions
+    found = cache.get(auth.session_id(token))
     if found is None:
-        raise Unauthorized(messages.NOT_AUTHENTICATED)
+        generation = cache.generation()
+        found = await _lookup(request, state, token)
+        if found is None:
+            raise Unauthorized(messages.NOT_AUTHENTICATED)
+        cache.put(found, generation)
+    request.scope[_AUTH_KEY] = found
     bind_context(userId=found.user.id)
     return found
+
+
+# The OpenAPI document still says how to authenticate: `document_security` adds
+# these schemes to every operation that depends on one of the functions below.
+SESSION_SCHEMES: Final = (_session_cookie, _csrf_header)
+
+
+async def get_auth(request: Request) -> auth.Authenticated:
+    return await _authenticate(request)
 
 
 AuthDep = Annotated[auth.Authenticated, Depends(get_auth)]
 
 
-async def get_current_user(found: AuthDep) -> auth.AuthUser:
-    return found.user
+async def get_current_user(request: Request) -> auth.AuthUser:
+    return (await _authenticate(request)).user
 
 
 CurrentUser = Annotated[auth.AuthUser, Depends(get_current_user)]
 
 
-async def get_admin_user(user: CurrentUser) -> auth.AuthUser:
+async def get_admin_user(request: Request) -> auth.AuthUser:
+    user = (await _authenticate(request)).user
     if not user.is_admin:
         raise Forbidden(messages.NO_PERMISSION)
     return user
 
 
 AdminUser = Annotated[auth.AuthUser, Depends(get_admin_user)]
+
+AUTH_DEPENDENCIES: Final = frozenset({get_auth, get_current_user, get_admin_user})

@@ -41,6 +41,7 @@ from ailawyer.redis_checks import require_redis
 from ailawyer.security import dummy_hash
 from ailawyer.services import settings as settings_service
 from ailawyer.services.auth import LoginRateLimiter
+from ailawyer.services.session_cache import SessionCache
 from ailawyer.tracing import queue_tracing
 
 log = create_logger("api.state")
@@ -67,6 +68,8 @@ class AppState:
     schedules: tuple[ScheduleSpec, ...]
     # Socket.IO (realtime/): subscribed to the worker's emits while the app runs.
     socket: SocketServer
+    # Verified sessions, for about a second, while the sessions channel is heard.
+    sessions: SessionCache
 
 
 async def _prepare_database(database: Database, settings: Settings) -> None:
@@ -99,12 +102,13 @@ async def _prepare_database(database: Database, settings: Settings) -> None:
 @contextlib.asynccontextmanager
 async def _control_channels(
     settings: Settings, database: Database, socket: SocketServer
-) -> AsyncIterator[None]:
+) -> AsyncIterator[SessionCache]:
     """Follow the deployment's settings and sessions channels for the app's
     lifetime. After every (re)subscription the settings are re-read and the
     sockets' sessions checked again: pub/sub keeps nothing for a process that was
     away. Startup waits briefly for the first subscription, so a change made
-    right after start is not missed."""
+    right after start is not missed. Yields the session cache, which trusts only
+    what it stored while the subscription is up."""
     redis = create_redis_connection(
         max_retries_per_request=None, url=settings.redis, name="ailawyer-control"
     )
@@ -114,14 +118,26 @@ async def _control_channels(
         await reload_settings()
         await socket.sweep()
 
+    cache: SessionCache | None = None
+
+    async def on_session_ended(raw: bytes | str) -> None:
+        if cache is not None:
+            cache.forget([raw.decode(errors="replace") if isinstance(raw, bytes) else raw])
+        await socket.on_sessions_message(raw)
+
     deployment = settings.deployment
     subscription = Subscription(
         redis,
         {
             deployment.settings_channel: settings_service.on_message,
-            deployment.sessions_channel: socket.on_sessions_message,
+            deployment.sessions_channel: on_session_ended,
         },
         resync=resync,
+    )
+    cache = SessionCache(
+        ttl_s=settings.session_cache_ttl_s,
+        max_entries=settings.session_cache_size,
+        epoch=subscription.live_epoch,
     )
     task = asyncio.create_task(subscription.run(), name="control-channels")
     try:
@@ -129,7 +145,7 @@ async def _control_channels(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
                 await subscription.subscribed.wait()
-        yield
+        yield cache
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -177,7 +193,7 @@ async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppS
         await socket.start()
         stack.push_async_callback(socket.close)
 
-        await stack.enter_async_context(_control_channels(settings, database, socket))
+        sessions = await stack.enter_async_context(_control_channels(settings, database, socket))
         # Hash the dummy password now: computed at the first unknown-e-mail login,
         # it would make exactly that answer slower than a wrong-password one.
         await asyncio.to_thread(dummy_hash)
@@ -209,6 +225,7 @@ async def open_state(settings: Settings, metrics: Metrics) -> AsyncIterator[AppS
             started_at=time.monotonic(),
             schedules=schedules,
             socket=socket,
+            sessions=sessions,
         )
         log.info(
             "app.started",

@@ -13,9 +13,9 @@ calls `authenticate` with the handshake's cookie.
 `authenticate` runs on every authenticated request, so it is one statement
 (session joined to its user, only the columns we use, every condition in SQL)
 that works on a session or on an autocommit connection, and it returns plain
-snapshots (`AuthUser`, `SessionInfo`) rather than ORM objects. Nothing is
-cached: a revoked session or a deactivated user is refused by the very next
-request, in every process.
+snapshots (`AuthUser`, `SessionInfo`) rather than ORM objects. The API keeps
+verified sessions in memory for about a second (`services.session_cache`),
+forgotten in every process as soon as a session is announced ended.
 """
 
 from __future__ import annotations
@@ -198,6 +198,13 @@ async def authenticate(
     token = token_from_cookie(secret, cookie)
     if token is None:
         return None
+    return await authenticate_token(db, token)
+
+
+async def authenticate_token(
+    db: AsyncSession | AsyncConnection, token: str
+) -> Authenticated | None:
+    """`authenticate` for a token whose cookie signature was already checked."""
     sid = session_id(token)
     row = (await db.execute(_SESSION_LOOKUP, {"session_id": sid, "now": utcnow()})).first()
     if row is None:
