@@ -4,7 +4,7 @@ Every authenticated request looks its session up in PostgreSQL (one statement,
 but on a pooled connection: a checkout, a round trip, a result). A burst of
 requests on one session (a page's API calls, a script enqueueing jobs) asks the
 same question many times a second. This cache answers it from memory for at most
-`ttl_s` (SESSION_CACHE_TTL_S, 1 s by default; 0 turns it off).
+`ttl_s` (SESSION_CACHE_TTL, 1 s by default; 0 turns it off).
 
 What keeps it honest:
 
