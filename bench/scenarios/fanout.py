@@ -15,8 +15,9 @@ import asyncio
 import json
 import time
 
+from ailawyer.deployment import Deployment
 from ailawyer.realtime.emitter import SocketEmitter
-from bench.context import Context
+from bench.context import PRODUCT, Context
 from bench.cpu import cpu_seconds
 from bench.processes import Child
 from bench.stats import latency_summary, percentile
@@ -54,7 +55,9 @@ async def run(ctx: Context) -> None:
                 ],
             )
         )
-    emitter = SocketEmitter(stack.redis_url)
+    # On the app's deployment channel: the app hears no other (docs/realtime.md).
+    channel = Deployment.of(stack.redis_url, ctx.prefix(PRODUCT)).socketio_channel
+    emitter = SocketEmitter(stack.redis_url, channel=channel)
     try:
         for client in clients:
             await client.wait_for_output("connected", CONNECT_TIMEOUT_S)
