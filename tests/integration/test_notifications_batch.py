@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ailawyer.db import migrate
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification, Role
 from ailawyer.deployment import Deployment
@@ -20,26 +17,6 @@ from ailawyer.services.notifications import NotificationDraft, persist_notificat
 from ailawyer.services.users import create_user
 from ailawyer.worker.notify import JobNotifier
 from tests.fixtures.services import REDIS_URL
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("pg_url")
-        return url
-    url = f"sqlite:///{tmp_path / 'batch.db'}"
-    migrate.upgrade(url)
-    return url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, pool_size=2)
-    yield database
-    if not database.is_sqlite:  # the session's PostgreSQL database is shared
-        async with database.engine.begin() as conn:
-            await conn.exec_driver_sql("TRUNCATE users CASCADE")
-    await database.dispose()
 
 
 def draft(user_id: str, key: str | None, title: str = "Fertig") -> NotificationDraft:

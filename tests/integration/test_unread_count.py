@@ -7,13 +7,8 @@ a page after a cursor starts its index range at the cursor.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import update
 
-from ailawyer.db import migrate
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification, Role
 from ailawyer.services import notifications as service
@@ -25,26 +20,6 @@ from ailawyer.services.notifications import (
     unread_count,
 )
 from ailawyer.services.users import create_user
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("pg_url")
-        return url
-    url = f"sqlite:///{tmp_path / 'unread.db'}"
-    migrate.upgrade(url)
-    return url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, pool_size=2)
-    yield database
-    if not database.is_sqlite:  # the session's PostgreSQL database is shared
-        async with database.engine.begin() as conn:
-            await conn.exec_driver_sql("TRUNCATE users CASCADE")
-    await database.dispose()
 
 
 async def _user(database: Database, name: str) -> str:
