@@ -4,7 +4,10 @@ App and worker may share a log folder (`LOG_FILE_PATH`); the file rotates at
 `LOG_MAX_BYTES`. Each process here runs the production pipeline exactly as
 `ailawyer serve` and `ailawyer worker` set it up (`cli._common.setup`:
 JSON, the rotating file, the background writer) and logs lines as fast as it
-can, both starting at the same moment. Afterwards every line of every file
+can. On a busy machine one process could finish before the other is
+scheduled, so they go in lockstep rounds of `ROUND` lines: a writer starts a
+round only when the other's round before is in the file (marker files), and
+within a round both write freely. Afterwards every line of every file
 (the current one and the rotated ones) must be one JSON object, and each
 process's lines must all be there, once each.
 """
@@ -14,7 +17,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -25,18 +27,28 @@ from tests.fixtures.processes import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 LINES = 2000
+ROUND = 100  # lines per writer and round; a round of both is ~45 KB, so ~2 per file
 MAX_BYTES = 100 * 1024  # about 9 files for the ~900 KB both write: all kept (14 are)
 WRITER = """
 import sys, time
+from pathlib import Path
 from ailawyer.cli._common import setup
-from ailawyer.logs import create_logger
+from ailawyer.logs import create_logger, flush_logs
 settings = setup("worker")
 log = create_logger("rotation")
-name, lines, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-while time.time() < start:
-    time.sleep(0.001)
-for number in range(lines):
-    log.info("line.written", writer=name, number=number, padding="x" * 120)
+name, other, lines, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+marks = Path(sys.argv[5])
+for start in range(0, lines, size):
+    round_ = start // size
+    deadline = time.monotonic() + 60
+    while round_ and not (marks / f"{other}-{round_ - 1}").exists():
+        if time.monotonic() > deadline:
+            sys.exit(f"{other} never finished round {round_ - 1}")
+        time.sleep(0.001)
+    for number in range(start, min(start + size, lines)):
+        log.info("line.written", writer=name, number=number, padding="x" * 120)
+    flush_logs()  # the round is in the file, not only in the writer's queue
+    (marks / f"{name}-{round_}").touch()
 """
 
 
@@ -50,16 +62,18 @@ def test_two_processes_share_a_rotating_log_file_without_losing_a_line(tmp_path:
         "LOG_FILE_PATH": str(folder),
         "LOG_MAX_BYTES": str(MAX_BYTES),
     }
-    start = time.time() + 3  # both import first, then write at once
+    marks = tmp_path / "rounds"
+    marks.mkdir()
+    names = {"app": "worker", "worker": "app"}
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, name, str(LINES), str(start)],
+            [sys.executable, "-c", WRITER, name, other, str(LINES), str(ROUND), str(marks)],
             env=env,
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        for name in ("app", "worker")
+        for name, other in names.items()
     ]
     for writer in writers:
         _, errors = writer.communicate(timeout=120)
