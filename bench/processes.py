@@ -31,6 +31,10 @@ class Child:
     cwd: Path
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
+    # Where this start's output begins: a name started again (each round's second
+    # worker) appends to the same log, and an earlier run's "Worker started" must
+    # not count for this one.
+    _start_offset: int = field(default=0, repr=False)
 
     @classmethod
     def python(cls, name: str, module_args: list[str], **kwargs: object) -> Child:
@@ -40,6 +44,7 @@ class Child:
     def start(self) -> Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
+        self._start_offset = self._log.tell()
         self.process = subprocess.Popen(
             self.args,
             env=self.env,
@@ -61,8 +66,11 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
     def output(self) -> str:
+        """What this start of the child has written (not earlier starts' lines)."""
         try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
+            with self.log_path.open("rb") as log:
+                log.seek(self._start_offset)
+                return log.read().decode("utf-8", errors="replace")
         except FileNotFoundError:
             return ""
 
