@@ -18,3 +18,14 @@ def cpu_seconds(pid: int) -> float:
 
 def total_cpu_seconds(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
+
+
+def machine_seconds() -> tuple[float, float]:
+    """CPU seconds of the whole machine so far, all cores together: (busy, stolen).
+
+    Busy is user, nice, system, irq and softirq time of every process; stolen is
+    time the host gave to other guests while this one wanted to run.
+    """
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq) / _TICKS, steal / _TICKS

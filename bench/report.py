@@ -45,13 +45,21 @@ TARGETS = (
     Target(
         "throughput.ailawyer.1", "full pipeline, 1 worker process", ">=", 1000.0, "throughput.raw.1"
     ),
-    Target("throughput.ratio_vs_raw", "full pipeline / raw bullmq, same run", ">=", 0.70),
+    Target("throughput.ratio_vs_raw", "full pipeline / raw bullmq, same run", ">=", 1.0),
+    Target("cpu.ailawyer.1.worker", "worker CPU per job, full pipeline", "<=", 0.45),
     Target(
-        "throughput.scaling.ailawyer", "2 worker processes / 1", ">=", 1.6, "throughput.scaling.raw"
+        "throughput.scaling.ratio_vs_raw",
+        "(2 worker processes / 1) / raw bullmq's, same round",
+        ">=",
+        1.0,
+        "throughput.scaling.ailawyer",
     ),
+    Target("latency.light.ratio.p99", "pickup p99 light load / raw bullmq's", "<=", 1.0),
+    Target("latency.saturated.ratio.p99", "pickup p99 saturated / raw bullmq's", "<=", 1.0),
     Target("api.live.rps", "GET /api/health/live", ">=", 3000.0),
     Target("api.enqueue.rps", "POST enqueue req/s", ">=", 1500.0),
     Target("api.enqueue.p99", "POST enqueue p99", "<=", 20.0),
+    Target("cpu.api.enqueue", "app CPU per enqueue", "<=", 0.6),
     Target(
         "api.health_probe.p99", "GET /api/health p99 (one client)", "<=", 15.0, "api.health.p99"
     ),

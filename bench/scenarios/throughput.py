@@ -7,17 +7,21 @@ The queue is paused, filled with `throughput_jobs` jobs, and resumed; the rate i
 taken between 10 % and 90 % of the backlog, so start-up and the tail do not
 count. Besides jobs/s, the CPU time the worker processes and Redis spent per job
 is recorded (from /proc): on a machine shared with other work, CPU per job stays
-meaningful when wall-clock rates do not.
+meaningful when wall-clock rates do not. So is how many of the machine's cores
+were busy during the drain (every process: workers, Redis, PostgreSQL, the app,
+the harness): a drain that keeps the cores busy already leaves a second worker
+process nothing to scale into.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 
 from bench.context import NODE, PRODUCT, RAW, RAW_SERIAL, Context
-from bench.cpu import cpu_seconds, total_cpu_seconds
+from bench.cpu import cpu_seconds, machine_seconds, total_cpu_seconds
 from bench.processes import Child
 from bench.producer import BenchQueue
 from bench.profile import Profiler, summarize
@@ -31,6 +35,8 @@ class Drain:
     rate: float
     worker_cpu_ms: float
     redis_cpu_ms: float
+    cores_busy: float
+    cores_stolen: float
 
 
 def _crossing(samples: list[tuple[float, int]], count: float) -> float:
@@ -51,6 +57,7 @@ async def drain(queue: BenchQueue, count: int, workers: list[Child], redis_pid: 
     await queue.add_many(count)
     pids = [worker.pid for worker in workers]
     cpu_before, redis_before = total_cpu_seconds(pids), cpu_seconds(redis_pid)
+    machine_before = machine_seconds()
     started = time.perf_counter()
     await queue.resume()
     samples = [(started, 0)]
@@ -61,12 +68,15 @@ async def drain(queue: BenchQueue, count: int, workers: list[Child], redis_pid: 
         if now - started > DRAIN_TIMEOUT_S:
             raise TimeoutError(f"{queue.prefix}: {samples[-1][1]} of {count} jobs in time")
     cpu_after, redis_after = total_cpu_seconds(pids), cpu_seconds(redis_pid)
+    machine_after, elapsed = machine_seconds(), time.perf_counter() - started
     low, high = 0.1 * count, 0.9 * count
     rate = (high - low) / (_crossing(samples, high) - _crossing(samples, low))
     return Drain(
         rate=rate,
         worker_cpu_ms=(cpu_after - cpu_before) * 1000 / count,
         redis_cpu_ms=(redis_after - redis_before) * 1000 / count,
+        cores_busy=(machine_after[0] - machine_before[0]) / elapsed,
+        cores_stolen=(machine_after[1] - machine_before[1]) / elapsed,
     )
 
 
@@ -74,6 +84,13 @@ def _record(ctx: Context, key: str, label: str, result: Drain) -> None:
     ctx.results.add(f"throughput.{key}", label, "jobs/s", result.rate)
     ctx.results.add(f"cpu.{key}.worker", f"worker CPU per job, {label}", "ms", result.worker_cpu_ms)
     ctx.results.add(f"cpu.{key}.redis", f"Redis CPU per job, {label}", "ms", result.redis_cpu_ms)
+    cores = os.cpu_count() or 1
+    ctx.results.add(
+        f"cores.{key}.busy", f"machine cores busy (of {cores}), {label}", "cores", result.cores_busy
+    )
+    ctx.results.add(
+        f"cores.{key}.stolen", f"cores stolen by the host, {label}", "cores", result.cores_stolen
+    )
 
 
 async def run(ctx: Context) -> None:
@@ -141,4 +158,10 @@ async def run(ctx: Context) -> None:
         "raw bullmq, 2 processes / 1",
         "x",
         measured["raw.2"] / measured["raw.1"],
+    )
+    results.add(
+        "throughput.scaling.ratio_vs_raw",
+        "(ailawyer, 2 processes / 1) / (raw bullmq, 2 processes / 1)",
+        "x",
+        (measured["ailawyer.2"] / measured["ailawyer.1"]) / (measured["raw.2"] / measured["raw.1"]),
     )
