@@ -3,6 +3,7 @@ does not distort the way it distorts wall-clock rates."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -18,6 +19,29 @@ def cpu_seconds(pid: int) -> float:
 
 def total_cpu_seconds(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
+
+
+def pids_named(prefix: str) -> list[int]:
+    """Processes whose command name starts with `prefix` (e.g. every PostgreSQL backend)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text()
+            except OSError:
+                continue
+            if comm.startswith(prefix):
+                found.append(int(entry.name))
+    return found
+
+
+def total_cpu_seconds_alive(pids: list[int]) -> float:
+    """Like `total_cpu_seconds`, for processes that may end meanwhile (they count 0)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
 
 
 def machine_seconds() -> tuple[float, float]:

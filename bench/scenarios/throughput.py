@@ -21,7 +21,13 @@ import time
 from dataclasses import dataclass
 
 from bench.context import NODE, PRODUCT, RAW, RAW_SERIAL, Context
-from bench.cpu import cpu_seconds, machine_seconds, total_cpu_seconds
+from bench.cpu import (
+    cpu_seconds,
+    machine_seconds,
+    pids_named,
+    total_cpu_seconds,
+    total_cpu_seconds_alive,
+)
 from bench.processes import Child
 from bench.producer import BenchQueue
 from bench.profile import Profiler, summarize
@@ -37,6 +43,19 @@ class Drain:
     redis_cpu_ms: float
     cores_busy: float
     cores_stolen: float
+    # Machine CPU per job by who spent it: the workers and Redis above, then these.
+    postgres_cpu_ms: float
+    app_cpu_ms: float
+    harness_cpu_ms: float
+    other_cpu_ms: float
+
+
+def _others(app_pid: int | None) -> dict[str, list[int]]:
+    return {
+        "postgres": pids_named("postgres"),
+        "app": [] if app_pid is None else [app_pid],
+        "harness": [os.getpid()],
+    }
 
 
 def _crossing(samples: list[tuple[float, int]], count: float) -> float:
@@ -51,12 +70,16 @@ def _crossing(samples: list[tuple[float, int]], count: float) -> float:
     return samples[-1][0]
 
 
-async def drain(queue: BenchQueue, count: int, workers: list[Child], redis_pid: int) -> Drain:
+async def drain(
+    queue: BenchQueue, count: int, workers: list[Child], redis_pid: int, app_pid: int | None
+) -> Drain:
     base = await queue.completed()
     await queue.pause()
     await queue.add_many(count)
     pids = [worker.pid for worker in workers]
     cpu_before, redis_before = total_cpu_seconds(pids), cpu_seconds(redis_pid)
+    others = _others(app_pid)
+    others_before = {name: total_cpu_seconds_alive(pids) for name, pids in others.items()}
     machine_before = machine_seconds()
     started = time.perf_counter()
     await queue.resume()
@@ -69,14 +92,25 @@ async def drain(queue: BenchQueue, count: int, workers: list[Child], redis_pid: 
             raise TimeoutError(f"{queue.prefix}: {samples[-1][1]} of {count} jobs in time")
     cpu_after, redis_after = total_cpu_seconds(pids), cpu_seconds(redis_pid)
     machine_after, elapsed = machine_seconds(), time.perf_counter() - started
+    spent = {
+        name: (total_cpu_seconds_alive(pids) - others_before[name]) * 1000 / count
+        for name, pids in others.items()
+    }
+    worker_ms = (cpu_after - cpu_before) * 1000 / count
+    redis_ms = (redis_after - redis_before) * 1000 / count
+    machine_ms = (machine_after[0] - machine_before[0]) * 1000 / count
     low, high = 0.1 * count, 0.9 * count
     rate = (high - low) / (_crossing(samples, high) - _crossing(samples, low))
     return Drain(
         rate=rate,
-        worker_cpu_ms=(cpu_after - cpu_before) * 1000 / count,
-        redis_cpu_ms=(redis_after - redis_before) * 1000 / count,
+        worker_cpu_ms=worker_ms,
+        redis_cpu_ms=redis_ms,
         cores_busy=(machine_after[0] - machine_before[0]) / elapsed,
         cores_stolen=(machine_after[1] - machine_before[1]) / elapsed,
+        postgres_cpu_ms=spent["postgres"],
+        app_cpu_ms=spent["app"],
+        harness_cpu_ms=spent["harness"],
+        other_cpu_ms=machine_ms - worker_ms - redis_ms - sum(spent.values()),
     )
 
 
@@ -84,6 +118,13 @@ def _record(ctx: Context, key: str, label: str, result: Drain) -> None:
     ctx.results.add(f"throughput.{key}", label, "jobs/s", result.rate)
     ctx.results.add(f"cpu.{key}.worker", f"worker CPU per job, {label}", "ms", result.worker_cpu_ms)
     ctx.results.add(f"cpu.{key}.redis", f"Redis CPU per job, {label}", "ms", result.redis_cpu_ms)
+    for part, spent in (
+        ("postgres", result.postgres_cpu_ms),
+        ("app", result.app_cpu_ms),
+        ("harness", result.harness_cpu_ms),
+        ("other", result.other_cpu_ms),
+    ):
+        ctx.results.add(f"cpu.{key}.{part}", f"{part} CPU per job, {label}", "ms", spent)
     cores = os.cpu_count() or 1
     ctx.results.add(
         f"cores.{key}.busy", f"machine cores busy (of {cores}), {label}", "cores", result.cores_busy
@@ -106,7 +147,8 @@ async def run(ctx: Context) -> None:
             profiler = Profiler(workers[0].pid, ctx.results_dir / "profile-worker.raw")
             profiler.start()
         try:
-            result = await drain(ctx.queues[system], count, workers, redis_pid)
+            app_pid = ctx.app.pid if ctx.app is not None else None
+            result = await drain(ctx.queues[system], count, workers, redis_pid, app_pid)
         finally:
             if profiler is not None:
                 await asyncio.to_thread(profiler.stop)
