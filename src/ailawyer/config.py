@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -27,6 +28,14 @@ from ailawyer.deployment import Deployment
 from ailawyer.redis_target import RedisTarget
 
 LogLevel = Literal["trace", "debug", "info", "warn", "error", "fatal"]
+TracesSampler = Literal[
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+]
 
 # Placeholders that must never protect a production deployment.
 _WEAK_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret", "please-change-me"}
@@ -178,6 +187,14 @@ class Settings(BaseSettings):
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
     otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
+    # Which traces are kept: the SDK's own sampler names (no `jaeger_remote`, no
+    # `xray`), and the ratio of the `traceidratio` ones.
+    otel_traces_sampler: TracesSampler = Field(
+        default="parentbased_always_on", validation_alias="OTEL_TRACES_SAMPLER"
+    )
+    otel_traces_sampler_arg: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        default=1.0, validation_alias="OTEL_TRACES_SAMPLER_ARG"
+    )
 
     @field_validator("app_env", mode="before")
     @classmethod
@@ -212,6 +229,16 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_password_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value else value
+
+    @field_validator("otel_traces_sampler", "otel_traces_sampler_arg", mode="before")
+    @classmethod
+    def _sampler_words(cls, value: object, info: ValidationInfo) -> object:
+        """Blank is the default (as the SDK reads it); names in any case."""
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if not value:
+                return cls.model_fields[info.field_name or ""].default
+        return value
 
     @field_validator(
         "worker_metrics_port", "login_address_limit", "login_account_limit", mode="before"

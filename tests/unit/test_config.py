@@ -64,6 +64,9 @@ def test_database_url_gets_its_driver(
         ({"APP_ENV": "staging"}, "APP_ENV"),
         ({"MEILISEARCH_URL": "meili:7700"}, "MEILISEARCH_URL"),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ({"OTEL_TRACES_SAMPLER": "jaeger_remote"}, "OTEL_TRACES_SAMPLER"),
+        ({"OTEL_TRACES_SAMPLER_ARG": "1.5"}, "OTEL_TRACES_SAMPLER_ARG"),
+        ({"OTEL_TRACES_SAMPLER_ARG": "a tenth"}, "OTEL_TRACES_SAMPLER_ARG"),
         ({"APP_ENV": "production", "AUTH_SECRET": "changeme"}, "AUTH_SECRET"),
     ],
 )

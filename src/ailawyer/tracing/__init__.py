@@ -62,7 +62,12 @@ def start_tracing(settings: Settings, process: Process) -> None:
     from ailawyer.tracing.otel import start
 
     assert settings.otel_exporter_otlp_endpoint is not None
-    start(process, settings.otel_exporter_otlp_endpoint)
+    start(
+        process,
+        settings.otel_exporter_otlp_endpoint,
+        settings.otel_traces_sampler,
+        settings.otel_traces_sampler_arg,
+    )
 
 
 def stop_tracing(settings: Settings) -> None:

@@ -11,9 +11,9 @@ Both instrumentations patch classes, so the order of imports does not matter.
 A trace starts at a request or a job. A database or Redis call outside of
 both (the worker waiting for its next job, heartbeats, the settings channel)
 would be a trace of one span every few seconds: the sampler drops client spans
-without a parent. Everything else is sampled; the batch processor's queue
-bounds what a slow collector can cost (spans beyond it are dropped, never
-waited for).
+without a parent. What is left is kept as `OTEL_TRACES_SAMPLER` says (every
+trace by default); the batch processor's queue bounds what a slow collector can
+cost (spans beyond it are dropped, never waited for).
 
 The `tm` option: bullmq-otel's `getMetadata` is `JSON.stringify` of what
 `propagation.inject` writes into an empty object, i.e. `{"traceparent": "00-…"}`
@@ -41,17 +41,20 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
     ALWAYS_ON,
     Decision,
     ParentBased,
     Sampler,
     SamplingResult,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 from structlog.typing import EventDict, WrappedLogger
 
+from ailawyer.config import TracesSampler
 from ailawyer.logs import SERVICE_NAME as LOG_SERVICE_NAME
 from ailawyer.tracing import Process
 
@@ -83,7 +86,7 @@ class _NoClientRoots(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        if kind is SpanKind.CLIENT:
+        if kind is SpanKind.CLIENT and not _has_parent(parent_context):
             return SamplingResult(Decision.DROP)
         return self._root.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
@@ -93,11 +96,39 @@ class _NoClientRoots(Sampler):
         return f"NoClientRoots{{{self._root.get_description()}}}"
 
 
+def _has_parent(context: Context | None) -> bool:
+    return trace.get_current_span(context).get_span_context().is_valid
+
+
+def sampler(name: TracesSampler, ratio: float) -> Sampler:
+    """The SDK's sampler of that name (`OTEL_TRACES_SAMPLER`), under `_NoClientRoots`.
+
+    `ratio` is `OTEL_TRACES_SAMPLER_ARG`, for the two `traceidratio` ones. The
+    decision of a ratio is a function of the trace id, so app and worker keep
+    the same traces when both have the same ratio.
+    """
+    parent_based = name.startswith("parentbased_")
+    base = name.removeprefix("parentbased_")
+    root: Sampler
+    if base == "always_on":
+        root = ALWAYS_ON
+    elif base == "always_off":
+        root = ALWAYS_OFF
+    else:
+        root = TraceIdRatioBased(ratio)
+    return ParentBased(root=_NoClientRoots(root)) if parent_based else _NoClientRoots(root)
+
+
 def _traces_endpoint(base: str) -> str:
     return os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or f"{base.rstrip('/')}/v1/traces"
 
 
-def start(process: Process, endpoint: str) -> TracerProvider:
+def start(
+    process: Process,
+    endpoint: str,
+    sampler_name: TracesSampler = "parentbased_always_on",
+    ratio: float = 1.0,
+) -> TracerProvider:
     """The global tracer provider of this process, and the instrumentations."""
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
@@ -105,7 +136,7 @@ def start(process: Process, endpoint: str) -> TracerProvider:
     service = os.environ.get("OTEL_SERVICE_NAME") or f"{LOG_SERVICE_NAME}-{process}"
     provider = TracerProvider(
         resource=Resource.create({SERVICE_NAME: service}),
-        sampler=ParentBased(root=_NoClientRoots(ALWAYS_ON)),
+        sampler=sampler(sampler_name, ratio),
     )
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(_traces_endpoint(endpoint))))
     trace.set_tracer_provider(provider)
