@@ -269,6 +269,20 @@ def test_traces_go_to_the_observability_profiles_jaeger_when_told(tmp_path: Path
     assert published.removesuffix("/tcp") == "127.0.0.1:16686:16686"
 
 
+def test_the_trace_sampler_reaches_app_and_worker(tmp_path: Path) -> None:
+    """Unset, compose passes an empty value, which the settings read as the default."""
+    default = config(tmp_path)["services"]
+    chosen = config(
+        tmp_path, OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1"
+    )["services"]
+    for name in ("app", "worker"):
+        env = default[name]["environment"]
+        assert env["OTEL_TRACES_SAMPLER"] in ("", None), name
+        assert env["OTEL_TRACES_SAMPLER_ARG"] in ("", None), name
+        assert chosen[name]["environment"]["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+        assert chosen[name]["environment"]["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+
+
 @pytest.mark.parametrize("missing", sorted(REQUIRED))
 def test_a_missing_secret_stops_compose_with_its_name(tmp_path: Path, missing: str) -> None:
     variables = {name: value for name, value in REQUIRED.items() if name != missing}

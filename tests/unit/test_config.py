@@ -102,3 +102,27 @@ def test_tracing_is_on_with_an_otlp_endpoint(
     assert settings.tracing_enabled is enabled
     if enabled:
         assert settings.otel_exporter_otlp_endpoint == "http://otel-collector:4318"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, ("parentbased_always_on", 1.0)),
+        # What docker-compose.yml passes for an unset variable.
+        (
+            {"OTEL_TRACES_SAMPLER": "", "OTEL_TRACES_SAMPLER_ARG": " "},
+            ("parentbased_always_on", 1.0),
+        ),
+        (
+            {"OTEL_TRACES_SAMPLER": " ParentBased_TraceIdRatio ", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+            ("parentbased_traceidratio", 0.1),
+        ),
+    ],
+)
+def test_the_trace_sampler_is_read_as_the_sdk_reads_it(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: tuple[str, float]
+) -> None:
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER_ARG", raising=False)
+    settings = make(monkeypatch, **env)
+    assert (settings.otel_traces_sampler, settings.otel_traces_sampler_arg) == expected
