@@ -32,6 +32,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one small round of everything")
     parser.add_argument("--runs", type=int, help="rounds of the repeated scenarios")
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="concurrency of every worker, ours and the others (default 50): at a few slots a "
+        "process waits on its round trips instead of its CPU, so the two-process scaling is "
+        "measured without the cores as the limit",
+    )
+    parser.add_argument("--jobs", type=int, help="backlog of each throughput drain (default 5000)")
+    parser.add_argument(
         "--only", help=f"comma-separated scenarios (default all: {', '.join(SCENARIOS)})"
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latest.json")
@@ -67,6 +75,10 @@ def main() -> None:
     config = QUICK if args.quick else FULL
     if args.runs:
         config = dataclasses.replace(config, runs=args.runs)
+    if args.concurrency:
+        config = dataclasses.replace(config, concurrency=args.concurrency)
+    if args.jobs:
+        config = dataclasses.replace(config, throughput_jobs=args.jobs)
     selected = args.only.split(",") if args.only else list(SCENARIOS)
     unknown = set(selected) - set(SCENARIOS)
     if unknown:

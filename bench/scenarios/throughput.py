@@ -158,11 +158,12 @@ async def run(ctx: Context) -> None:
         measured[key] = result.rate
 
     raw, product = ctx.workers[RAW], ctx.workers[PRODUCT]
-    await one("raw.1", "raw bullmq, 1 process, c=50", RAW, [raw])
+    c = f"c={ctx.config.concurrency}"
+    await one("raw.1", f"raw bullmq, 1 process, {c}", RAW, [raw])
     await one("raw_c1.1", "raw bullmq, 1 process, c=1", RAW_SERIAL, [ctx.workers[RAW_SERIAL]])
     await one("ailawyer.1", "ailawyer worker, 1 process", PRODUCT, [product])
     if NODE in ctx.workers:
-        await one("node.1", "node bullmq, 1 process, c=50", NODE, [ctx.workers[NODE]])
+        await one("node.1", f"node bullmq, 1 process, {c}", NODE, [ctx.workers[NODE]])
 
     second = await stack.start_worker(ctx.prefix(PRODUCT), name="worker-2")
     try:
@@ -171,7 +172,7 @@ async def run(ctx: Context) -> None:
         await stack.stop(second)
     second_raw = await stack.start_raw_worker(ctx.prefix(RAW), ctx.config.concurrency, "raw-2")
     try:
-        await one("raw.2", "raw bullmq, 2 processes, c=50", RAW, [raw, second_raw])
+        await one("raw.2", f"raw bullmq, 2 processes, {c}", RAW, [raw, second_raw])
     finally:
         await stack.stop(second_raw)
 
