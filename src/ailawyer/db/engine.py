@@ -6,6 +6,9 @@ helper use `Database.session()`; services only `flush()`.
 `Database.reader()` is for reads that need no transaction (a session lookup, a
 health probe, a list): an autocommit connection from the same pool, so a read
 costs its statement and no BEGIN/COMMIT round trips.
+
+`Database.driver()` hands out the pooled asyncpg connection itself, for the
+worker's one statement per finished job (`services.notifications`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
@@ -117,8 +121,9 @@ class Database:
         self.engine = create_engine(url, pool_size=pool_size, null_pool=null_pool)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # The same pool, without BEGIN/COMMIT round trips around each statement.
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._autocommit_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            self._autocommit_engine, expire_on_commit=False
         )
 
     @property
@@ -157,6 +162,30 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
+
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[asyncpg.Connection]:
+        """The pooled asyncpg connection itself, outside any transaction (PostgreSQL only).
+
+        For a statement run so often that SQLAlchemy's execution layer costs more
+        CPU than the round trip: a one-row INSERT through a session takes about
+        twice the CPU of the same INSERT sent by asyncpg (bench/README, "Fifth
+        round"). Checkout, the idle ping and check-in stay SQLAlchemy's. A
+        connection whose statement failed for any reason but a refused row (a
+        constraint: the connection is fine) is dropped from the pool, as
+        SQLAlchemy drops one that fails its own statements.
+        """
+        if self.is_sqlite:
+            raise RuntimeError("Database.driver() is for PostgreSQL")
+        async with self._autocommit_engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            try:
+                yield raw.driver_connection
+            except asyncpg.IntegrityConstraintViolationError:
+                raise
+            except BaseException:
+                await conn.invalidate()
+                raise
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, Final, cast
 
+import asyncpg
 from pydantic import Field
 from sqlalchemy import (
     Select,
@@ -171,6 +173,74 @@ async def persist_notifications(
         else:
             results.append((stored.get((d.user_id, d.dedupe_key)), False))
     return results
+
+
+class UnknownOwner(Exception):
+    """A draft's user is gone (the foreign key refused the row): nothing was written."""
+
+
+# `insert_new_notifications`' statement: the same row `persist_notifications`
+# writes, as arrays (one statement, one parameter set, whatever the batch size).
+# Pinned to the ORM's table by tests/integration/test_notifications_batch.py.
+_DRIVER_INSERT: Final = """
+INSERT INTO notifications
+    (id, user_id, type, title, message, data, read, dismissed, sound_type, dedupe_key, created_at)
+SELECT id, user_id, type, title, message, data, false, false, sound_type, dedupe_key, $9
+FROM unnest(
+    $1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[],
+    $5::json[], $6::text[], $7::varchar[], $8::varchar[]
+) AS draft(id, user_id, type, title, data, message, sound_type, dedupe_key)
+ON CONFLICT (user_id, dedupe_key) DO NOTHING
+RETURNING id
+"""
+
+
+async def insert_new_notifications(
+    connection: asyncpg.Connection, drafts: list[NotificationDraft]
+) -> list[NotificationOut | None]:
+    """The worker's hot path of `persist_notifications`, on PostgreSQL's driver.
+
+    One INSERT sent by asyncpg, the rows built from the drafts. Per draft, its
+    new row, or `None` when its key has a row already (delivered before: the
+    caller asks `persist_notifications`, which finds that row). Raises
+    `UnknownOwner` when a draft's user is gone; nothing is written then.
+    """
+    now = utcnow()
+    ids = [new_id() for _ in drafts]
+    data = [None if d.data is None else json.dumps(d.data) for d in drafts]
+    try:
+        inserted = await connection.fetch(
+            _DRIVER_INSERT,
+            ids,
+            [d.user_id for d in drafts],
+            [d.type for d in drafts],
+            [d.title for d in drafts],
+            data,
+            [d.message for d in drafts],
+            [d.sound_type for d in drafts],
+            [d.dedupe_key for d in drafts],
+            now,
+        )
+    except asyncpg.ForeignKeyViolationError:
+        raise UnknownOwner from None
+    new = {row["id"] for row in inserted}
+    return [
+        NotificationOut(
+            id=row_id,
+            user_id=d.user_id,
+            type=d.type,
+            title=d.title,
+            message=d.message,
+            data=None if encoded is None else json.loads(encoded),
+            read=False,
+            dismissed=False,
+            sound_type=d.sound_type,
+            created_at=now,
+        )
+        if row_id in new
+        else None
+        for row_id, d, encoded in zip(ids, drafts, data, strict=True)
+    ]
 
 
 def _encode_cursor(item: NotificationOut) -> str:
