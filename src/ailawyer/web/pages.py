@@ -50,6 +50,15 @@ NEXT_PAGES: Final = ("/", NOTIFICATIONS_PATH, r"/admin/[a-z0-9][a-z0-9-]*")
 _NEXT_PAGE: Final = re.compile("|".join(f"(?:{pattern})" for pattern in NEXT_PAGES))
 _MAX_NEXT: Final = 2048
 
+# The top bar's navigation, in order: path, label, for ADMINs only. A new page
+# gets its line here; every page's header is built from it (`_header`).
+NAVIGATION: Final = (
+    (NOTIFICATIONS_PATH, "Benachrichtigungen", False),
+    (DASHBOARD_PATH, "Queue-Dashboard", True),
+    (SYSTEM_PATH, "System", True),
+    (SETTINGS_PATH, "Einstellungen", True),
+)
+
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -121,8 +130,27 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(location, status_code=303)
 
 
-def _user_values(user: auth.AuthUser) -> dict[str, str]:
-    return {"user_id": user.id, "role": user.role, "user_name": user.name}
+_CURRENT: Final = ' aria-current="page"'
+
+
+def _header(user: auth.AuthUser, current: str) -> str:
+    """The top bar of a signed-in page (`templates/_header.html`): the pages
+    `user` may open, `current` marked as the one shown, and who is signed in."""
+    links = "\n      ".join(
+        f'<a href="{path}"{_CURRENT if path == current else ""}>{label}</a>'
+        for path, label, admins_only in NAVIGATION
+        if user.is_admin or not admins_only
+    )
+    header = _template("_header.html").substitute(links=links, user_name=html.escape(user.name))
+    return header.rstrip("\n")
+
+
+def _signed_in_page(user: auth.AuthUser, template: str, path: str) -> HTMLResponse:
+    return render(
+        template,
+        {"user_id": user.id, "role": user.role},
+        markup={"header": _header(user, path)},
+    )
 
 
 @router.get("/")
@@ -134,38 +162,31 @@ async def home() -> RedirectResponse:
 async def notifications_page(request: Request, user: PageUser) -> Response:
     if user is None:
         return _to_login(request)
-    admin_nav = (
-        f'<a href="{DASHBOARD_PATH}">Queue-Dashboard</a>\n'
-        f'      <a href="{SYSTEM_PATH}">System</a>\n'
-        f'      <a href="{SETTINGS_PATH}">Einstellungen</a>'
-        if user.is_admin
-        else ""
-    )
-    return render("notifications.html", _user_values(user), markup={"admin_nav": admin_nav})
+    return _signed_in_page(user, "notifications.html", NOTIFICATIONS_PATH)
 
 
-def _admin_page(request: Request, user: auth.AuthUser | None, template: str) -> Response:
+def _admin_page(request: Request, user: auth.AuthUser | None, template: str, path: str) -> Response:
     """An ADMIN page: the login for no session, the 403 page for anyone else."""
     if user is None:
         return _to_login(request)
     if not user.is_admin:
         return render("forbidden.html", status_code=403)
-    return render(template, _user_values(user))
+    return _signed_in_page(user, template, path)
 
 
 @router.get(DASHBOARD_PATH)
 async def dashboard_page(request: Request, user: PageUser) -> Response:
-    return _admin_page(request, user, "queues.html")
+    return _admin_page(request, user, "queues.html", DASHBOARD_PATH)
 
 
 @router.get(SYSTEM_PATH)
 async def system_page(request: Request, user: PageUser) -> Response:
-    return _admin_page(request, user, "system.html")
+    return _admin_page(request, user, "system.html", SYSTEM_PATH)
 
 
 @router.get(SETTINGS_PATH)
 async def settings_page(request: Request, user: PageUser) -> Response:
-    return _admin_page(request, user, "settings.html")
+    return _admin_page(request, user, "settings.html", SETTINGS_PATH)
 
 
 @router.get(LOGIN_PATH)

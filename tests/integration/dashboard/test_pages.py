@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from ailawyer.db.engine import Database
@@ -55,11 +57,41 @@ async def test_dashboard_page_is_for_admins_only(lawyer: LoggedIn, admin: Logged
     assert 'id="confirm-dialog"' in page.text
 
 
+def navigation(text: str) -> list[tuple[str, bool]]:
+    """The header's links on a page: (path, marked as the current page), in order."""
+    nav = re.search(r'<nav id="main-nav"[^>]*>(.*?)</nav>', text, re.S)
+    assert nav is not None, text
+    return [
+        (path, current == ' aria-current="page"')
+        for path, current in re.findall(r'<a href="([^"]+)"([^>]*)>', nav[1])
+    ]
+
+
+async def test_every_page_has_the_one_header_with_itself_marked(
+    lawyer: LoggedIn, admin: LoggedIn
+) -> None:
+    pages = ("/benachrichtigungen", "/admin/queues", "/admin/system", "/admin/einstellungen")
+    for shown in pages:
+        text = (await admin.http.get(shown)).text
+        assert navigation(text) == [(path, path == shown) for path in pages], shown
+        assert text.count('<header class="topbar">') == 1
+        assert f"Angemeldet als <strong>{admin.user.name}</strong>" in text
+        assert '<button type="button" id="nav-toggle"' in text and 'id="logout"' in text
+    # Anyone else is offered only the page they may open.
+    text = (await lawyer.http.get("/benachrichtigungen")).text
+    assert navigation(text) == [("/benachrichtigungen", True)]
+
+
 async def test_user_names_are_escaped(app: LiveApp, db: Database) -> None:
     user = await make_user(db, Role.ADMIN, name='<script>alert("x")</script>')
     session = await login(app.url, user)
     try:
-        for path in ("/benachrichtigungen", "/admin/queues"):
+        for path in (
+            "/benachrichtigungen",
+            "/admin/queues",
+            "/admin/system",
+            "/admin/einstellungen",
+        ):
             text = (await session.http.get(path)).text
             assert "<script>alert" not in text
             assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
