@@ -41,6 +41,7 @@ from ailawyer import messages
 from ailawyer.deployment import Deployment
 from ailawyer.errors import BadRequest, Forbidden, NotFound
 from ailawyer.logs import create_logger
+from ailawyer.queues import owned
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.producer import EnqueuedJob, QueueProducer
 from ailawyer.redis import redis_deadline
@@ -288,6 +289,8 @@ async def cancel_job(
 ACTIVE_STATES: Final = ("active", "waiting", "prioritized", "delayed")
 # Per queue and state, the first this many jobs are looked at (oldest first).
 ACTIVE_SCAN_LIMIT: Final = 200
+# How many of a user's indexed jobs are read at once (each is two calls).
+OWNED_LOOKUPS: Final = 8
 
 
 class ActiveJob(CamelModel):
@@ -303,29 +306,59 @@ class ActiveJob(CamelModel):
 
 async def active_jobs(producer: QueueProducer, *, user_id: str, is_admin: bool) -> list[ActiveJob]:
     """The caller's jobs that have not finished (an ADMIN's: everyone's), running
-    first, then by when they were added."""
+    first, then by when they were added.
+
+    The head of each queue and state (`ACTIVE_SCAN_LIMIT` jobs) is read for
+    everyone's jobs, and the caller's own index (`queues.owned`) for theirs
+    wherever they are; the index drops what it finds finished or gone."""
+
+    def entry(spec: QueueSpec, job: Job, state: str) -> ActiveJob:
+        return ActiveJob(
+            job_id=str(job.id),
+            queue=spec.name,
+            label=spec.label,
+            state=state,
+            progress=job.progress,
+            user_id=job_owner(job),
+            timestamp=job.timestamp or None,
+            processed_on=job.processedOn or None,
+        )
 
     async def of(spec: QueueSpec, state: str) -> list[ActiveJob]:
         found = await producer.queue(spec.name).getJobs([state], 0, ACTIVE_SCAN_LIMIT - 1, True)
         return [
-            ActiveJob(
-                job_id=str(job.id),
-                queue=spec.name,
-                label=spec.label,
-                state=state,
-                progress=job.progress,
-                user_id=job_owner(job),
-                timestamp=job.timestamp or None,
-                processed_on=job.processedOn or None,
-            )
+            entry(spec, job, state)
             for job in found
             if job is not None and (is_admin or job_owner(job) == user_id)
         ]
 
+    lookups = asyncio.Semaphore(OWNED_LOOKUPS)
+
+    async def look(queue: str, job_id: str) -> tuple[Job | None, str]:
+        if queue not in producer.queues or not is_foreign_job_id(job_id):
+            return None, "unknown"
+        async with lookups:
+            job = await _fetch(producer.queue(queue), job_id)
+            return (job, str(await job.getState())) if job is not None else (None, "unknown")
+
+    async def own() -> list[ActiveJob]:
+        pairs = await owned.owned(producer.connection, producer.prefix, user_id)
+        looked = await asyncio.gather(*(look(queue, job_id) for queue, job_id in pairs))
+        listed: list[ActiveJob] = []
+        gone: list[tuple[str, str]] = []
+        for (queue, job_id), (job, state) in zip(pairs, looked, strict=True):
+            if job is None or state == "completed":
+                gone.append((queue, job_id))
+            elif state in ACTIVE_STATES and job_owner(job) == user_id:
+                listed.append(entry(producer.spec(queue), job, state))
+        await owned.forget(producer.connection, producer.prefix, user_id, gone)
+        return listed
+
     async with redis_deadline(producer.timeout_s):
         groups = await asyncio.gather(
-            *(of(spec, state) for spec in producer.specs for state in ACTIVE_STATES)
+            own(), *(of(spec, state) for spec in producer.specs for state in ACTIVE_STATES)
         )
-    jobs = [job for group in groups for job in group]
+    unique = {(job.queue, job.job_id): job for group in groups for job in group}
+    jobs = list(unique.values())
     jobs.sort(key=lambda job: (job.state != "active", job.timestamp or 0))
     return jobs

@@ -1,4 +1,5 @@
 """Enqueueing: validate, give the job an unguessable id, add it with a deadline.
+A job with an owner is first noted in that user's index (`queues.owned`).
 
 The producer owns one fail-fast Redis client and one BullMQ `Queue` per spec.
 With Redis down an enqueue raises `ServiceUnavailable` within `timeout_s`
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError
 from ailawyer import messages
 from ailawyer.errors import Invalid, NotFound, ServiceUnavailable
 from ailawyer.logs import create_logger
+from ailawyer.queues import owned
 from ailawyer.queues.definitions import QueueSpec
 from ailawyer.queues.options import (
     MAX_PRIORITY,
@@ -134,10 +136,10 @@ class QueueProducer:
         )
         name = name or spec.name
         if self.tracing is None:
-            return await self._add(spec, name, payload, options, job_id, dedupe_id)
+            return await self._add(spec, name, payload, options, job_id, dedupe_id, delay_ms)
         with self.tracing.enqueue(spec.name, name, job_id) as metadata:
             traced = with_trace_metadata(options, metadata)
-            return await self._add(spec, name, payload, traced, job_id, dedupe_id)
+            return await self._add(spec, name, payload, traced, job_id, dedupe_id, delay_ms)
 
     async def _add(
         self,
@@ -147,9 +149,15 @@ class QueueProducer:
         options: dict[str, Any],
         job_id: str,
         dedupe_id: str | None,
+        delay_ms: int | None,
     ) -> EnqueuedJob:
+        owner = owner_of(payload)
         try:
             async with asyncio.timeout(self.timeout_s):
+                if owner is not None:  # so that its owner finds it (`queues.owned`)
+                    await owned.record(
+                        self.connection, self.prefix, owner, spec.name, job_id, delay_ms or 0
+                    )
                 job = await self.queues[spec.name].add(name, payload.to_job_data(), options)
         except (RedisError, OSError, TimeoutError) as exc:
             log.error("job.enqueue_failed", queue=spec.name, jobId=job_id, error=type(exc).__name__)
@@ -157,9 +165,21 @@ class QueueProducer:
         added = str(job.id) if job is not None and job.id else job_id
         if added != job_id:
             log.info("job.deduplicated", queue=spec.name, jobId=added, dedupeId=dedupe_id)
+            if owner is not None:  # nothing was added under the id it noted
+                await self._forget(owner, spec.name, job_id)
         else:
-            log.info("job.enqueued", queue=spec.name, jobId=job_id, userId=owner_of(payload))
+            log.info("job.enqueued", queue=spec.name, jobId=job_id, userId=owner)
         return EnqueuedJob(id=added, queue=spec.name)
+
+    async def _forget(self, owner: str, queue: str, job_id: str) -> None:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await owned.forget(self.connection, self.prefix, owner, [(queue, job_id)])
+        except (RedisError, OSError, TimeoutError) as exc:
+            # Harmless: the next reader of the index drops a member without a job.
+            log.warning(
+                "job.owned_forget_failed", queue=queue, jobId=job_id, error=type(exc).__name__
+            )
 
     async def close(self) -> None:
         for queue in self.queues.values():
