@@ -274,12 +274,6 @@ class LeanWorker(Worker):  # type: ignore[misc]  # bullmq ships no type hints
                 parked.set_result(None)
                 count -= 1
 
-    def _wake_all(self) -> None:
-        while self._parked:
-            parked = self._parked.popleft()
-            if not parked.done():
-                parked.set_result(None)
-
     def _enter(self) -> None:
         self._busy += 1
         self._quiet.clear()
@@ -293,7 +287,7 @@ class LeanWorker(Worker):  # type: ignore[misc]  # bullmq ships no type hints
 
     async def close(self, force: bool = False) -> None:
         self.closing = True
-        self._wake_all()
+        self._wake(len(self._parked))
         await super().close(force)
 
     async def pause(self, do_not_wait_active: bool = False) -> None:
@@ -304,7 +298,7 @@ class LeanWorker(Worker):  # type: ignore[misc]  # bullmq ships no type hints
             self.resume_event.clear()
             if self.waiting and not self.waiting.done():
                 self.waiting.cancel()
-            self._wake_all()
+            self._wake(len(self._parked))
             if not do_not_wait_active:
                 quiet = asyncio.ensure_future(self._quiet.wait())
                 while True:
