@@ -95,3 +95,57 @@ def test_refusals_exit_non_zero_with_one_line_and_write_nothing(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert [u.name for u in asyncio.run(users_in(database_url))] == ["Anna"]
+
+
+def create_anna(database_url: str) -> None:
+    result = run_cli(
+        "users", "create", "--email", "anna@kanzlei.de", "--name", "Anna", "--role", "ANWALT",
+        "--password-stdin", env=child_env(DATABASE_URL=database_url), stdin="password-1\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_set_role_and_set_password_change_the_account(database_url: str) -> None:
+    create_anna(database_url)
+    env = child_env(DATABASE_URL=database_url)
+    result = run_cli(
+        "users", "set-role", "--email", "ANNA@kanzlei.de", "--role", "sekretariat", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    # No session was open: nothing to revoke, nothing to announce.
+    assert result.stdout.strip() == "anna@kanzlei.de is now SEKRETARIAT; 0 session(s) revoked"
+    result = run_cli(
+        "users", "set-password", "--email", "anna@kanzlei.de", "--password-stdin",
+        env=env, stdin="password-2\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [user] = asyncio.run(users_in(database_url))
+    assert user.role == "SEKRETARIAT"
+    assert verify_password("password-2", user.password_hash)
+    assert not verify_password("password-1", user.password_hash)
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["set-role", "--email", "anna@kanzlei.de", "--role", "BOSS"], "", "unknown role"),
+        (["set-role", "--email", "bert@kanzlei.de", "--role", "ADMIN"], "", "no user"),
+        (["set-password", "--email", "anna@kanzlei.de", "--password-stdin"], "kurz\n", "at least"),
+        (
+            ["set-password", "--email", "bert@kanzlei.de", "--password-stdin"],
+            "lang genug\n",
+            "no user",
+        ),
+    ],
+)
+def test_account_changes_refused_exit_non_zero_with_one_line_and_change_nothing(
+    database_url: str, args: list[str], stdin: str, message: str
+) -> None:
+    create_anna(database_url)
+    result = run_cli("users", *args, env=child_env(DATABASE_URL=database_url), stdin=stdin)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    [user] = asyncio.run(users_in(database_url))
+    assert user.role == "ANWALT"
+    assert verify_password("password-1", user.password_hash)

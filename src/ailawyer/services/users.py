@@ -1,4 +1,10 @@
-"""User accounts: create, look up, count, deactivate and activate."""
+"""User accounts: create, look up, count, deactivate and activate, a new
+password or role.
+
+Every change that must reach a signed-in user at once (deactivating, a new
+password, a new role) revokes the account's open sessions and returns their
+ids; the caller announces them on the sessions channel after the commit, and
+every app process then closes their sockets."""
 
 from __future__ import annotations
 
@@ -70,22 +76,56 @@ async def count_users(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
 
+async def _account(session: AsyncSession, email: str) -> User:
+    user = await get_user_by_email(session, email)
+    if user is None:
+        raise NotFound(f"no user with e-mail {email.strip().lower()}")
+    return user
+
+
+async def revoke_sessions(session: AsyncSession, user_id: str) -> list[str]:
+    """Revoke every open session of the account (flush only); their ids."""
+    result = await session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(UserSession.id)
+    )
+    return list(result.scalars())
+
+
 async def set_active(session: AsyncSession, email: str, active: bool) -> tuple[User, list[str]]:
     """Activate or deactivate an account (flush only). Deactivating also revokes
     every open session of the account; returns the user and the revoked session
     ids, which the caller announces on the sessions channel after the commit."""
-    user = await get_user_by_email(session, email)
-    if user is None:
-        raise NotFound(f"no user with e-mail {email.strip().lower()}")
+    user = await _account(session, email)
     user.active = active
-    revoked: list[str] = []
-    if not active:
-        result = await session.execute(
-            update(UserSession)
-            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-            .returning(UserSession.id)
-        )
-        revoked = list(result.scalars())
+    revoked = [] if active else await revoke_sessions(session, user.id)
+    await session.flush()
+    return user, revoked
+
+
+async def set_password(session: AsyncSession, email: str, password: str) -> tuple[User, list[str]]:
+    """A new password (flush only). The account's sessions end, so whoever held
+    them (a lost laptop, a guessed password) must log in with the new one."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user = await _account(session, email)
+    user.password_hash = hash_password(password)
+    revoked = await revoke_sessions(session, user.id)
+    await session.flush()
+    return user, revoked
+
+
+async def set_role(session: AsyncSession, email: str, role: Role | str) -> tuple[User, list[str]]:
+    """A new role (flush only). Its sessions end, so the new role applies at once
+    everywhere, open sockets and their rooms included; the same role again
+    changes nothing and ends nothing."""
+    role = parse_role(role) if isinstance(role, str) else role
+    user = await _account(session, email)
+    if user.role == role.value:
+        return user, []
+    user.role = role.value
+    revoked = await revoke_sessions(session, user.id)
     await session.flush()
     return user, revoked

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import pytest
 from sqlalchemy import update
 
@@ -19,7 +20,7 @@ from ailawyer import messages
 from ailawyer.db.base import utcnow
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Akte, Role, UserSession
-from tests.fixtures.live_app import LoggedIn, login, make_akte, make_user
+from tests.fixtures.live_app import PASSWORD, LoggedIn, login, make_akte, make_user
 from tests.fixtures.processes import ChildProcess, Processes, run_cli
 from tests.fixtures.sockets import Recorder
 
@@ -93,6 +94,62 @@ async def test_deactivating_an_account_ends_its_sockets(
             await disconnected_within(socket, 1.0)
         refused = await session.http.get("/api/auth/me")
         assert refused.status_code == 401
+    finally:
+        for socket in sockets:
+            await socket.close()
+        await session.http.aclose()
+
+
+async def test_a_new_role_or_password_ends_the_accounts_sockets(
+    apps: tuple[ChildProcess, ChildProcess], db: Database, processes: Processes
+) -> None:
+    user = await make_user(db, Role.ANWALT)
+    session = await login(apps[0].url, user)
+    sockets = [await connected(app, session) for app in apps]
+    assert (await session.http.get("/api/admin/queues")).status_code == 403
+    try:
+        result = await asyncio.to_thread(
+            run_cli,
+            "users",
+            "set-role",
+            "--email",
+            user.email,
+            "--role",
+            "admin",
+            env=processes.env(),
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"{user.email} is now ADMIN; 1 session(s) revoked"
+        for socket in sockets:
+            await disconnected_within(socket, 1.0)
+        assert (await session.http.get("/api/auth/me")).status_code == 401
+        await session.http.aclose()
+
+        # Logged in again, the new role holds.
+        session = await login(apps[1].url, user)
+        me = (await session.http.get("/api/auth/me")).json()
+        assert me["user"]["role"] == "ADMIN", me
+        assert (await session.http.get("/api/admin/queues")).status_code == 200
+
+        result = await asyncio.to_thread(
+            run_cli,
+            "users",
+            "set-password",
+            "--email",
+            user.email,
+            "--password-stdin",
+            env=processes.env(),
+            stdin="ein neues Passwort\n",
+        )
+        assert result.returncode == 0, result.stderr
+        assert "1 session(s) revoked" in result.stdout
+        assert "ein neues Passwort" not in result.stdout + result.stderr
+        assert (await session.http.get("/api/auth/me")).status_code == 401
+        async with httpx.AsyncClient(base_url=apps[0].url) as anonymous:
+            old = {"email": user.email, "password": PASSWORD}
+            assert (await anonymous.post("/api/auth/login", json=old)).status_code == 401
+            new = {"email": user.email, "password": "ein neues Passwort"}
+            assert (await anonymous.post("/api/auth/login", json=new)).status_code == 200
     finally:
         for socket in sockets:
             await socket.close()
