@@ -100,6 +100,7 @@ class QueueProducer:
         options = queue_options(connection=connection, prefix=prefix)
         self.queues: dict[str, Queue] = {spec.name: Queue(spec.name, options) for spec in specs}
         self._specs = {spec.name: spec for spec in specs}
+        self._owned = owned.Recorder(connection, self.prefix)
 
     def queue(self, name: str) -> Queue:
         return self.queues[name]
@@ -155,9 +156,7 @@ class QueueProducer:
         try:
             async with asyncio.timeout(self.timeout_s):
                 if owner is not None:  # so that its owner finds it (`queues.owned`)
-                    await owned.record(
-                        self.connection, self.prefix, owner, spec.name, job_id, delay_ms or 0
-                    )
+                    await self._owned.record(owner, spec.name, job_id, delay_ms or 0)
                 job = await self.queues[spec.name].add(name, payload.to_job_data(), options)
         except (RedisError, OSError, TimeoutError) as exc:
             log.error("job.enqueue_failed", queue=spec.name, jobId=job_id, error=type(exc).__name__)
