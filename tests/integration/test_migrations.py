@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
@@ -15,7 +14,6 @@ from ailawyer.db import migrate
 from ailawyer.db.engine import Database
 from ailawyer.db.models import Notification, User
 from tests.fixtures.processes import child_env, run_cli
-from tests.fixtures.waiting import eventually
 
 TABLES = {"users", "user_sessions", "akten", "akte_members", "notifications", "system_settings"}
 
@@ -102,57 +100,3 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
     migrate.downgrade(url, "base")
     migrate.upgrade(url)
     migrate.check(url)
-
-
-NOTIFICATION = (
-    "INSERT INTO notifications (id, user_id, type, title, message, created_at)"
-    " VALUES ($1, 'u1', 't', 'T', 'M', now())"
-)
-
-
-@pytest.mark.slow
-async def test_the_unread_index_is_built_without_holding_writers(empty_pg_url: str) -> None:
-    """Migration 0002 on PostgreSQL: while its index waits for a transaction that
-    is writing notifications, other writers go on (a plain CREATE INDEX would hold
-    them until the build is done); then the index is there and valid."""
-    await asyncio.to_thread(migrate.upgrade, empty_pg_url, "0001")
-    open_writer = await asyncpg.connect(empty_pg_url)
-    other_writer = await asyncpg.connect(empty_pg_url)
-    migration: asyncio.Future[None] | None = None
-    try:
-        await open_writer.execute(
-            "INSERT INTO users (id, email, name, password_hash, role, updated_at, created_at)"
-            " VALUES ('u1', 'w@example.org', 'W', 'x', 'ANWALT', now(), now())"
-        )
-        transaction = open_writer.transaction()
-        await transaction.start()
-        await open_writer.execute(NOTIFICATION, "n1")
-        migration = asyncio.ensure_future(asyncio.to_thread(migrate.upgrade, empty_pg_url))
-
-        async def index_build_waiting() -> bool:
-            return bool(
-                await other_writer.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND state = 'active'"
-                    " AND wait_event_type = 'Lock' AND query ILIKE 'CREATE INDEX%'"
-                )
-            )
-
-        await eventually(index_build_waiting, 30)
-        await other_writer.execute("SET statement_timeout = '5s'")
-        await other_writer.execute(NOTIFICATION, "n2")  # not held: no timeout
-        assert not migration.done()  # still waiting for the open transaction
-        await transaction.commit()
-        await asyncio.wait_for(migration, 60)
-        valid = await other_writer.fetch(
-            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_notifications_unread'::regclass"
-        )
-        assert [row["indisvalid"] for row in valid] == [True]
-        assert await other_writer.fetchval("SELECT count(*) FROM notifications") == 2
-    finally:
-        if migration is not None and not migration.done():
-            await open_writer.close()
-            await asyncio.wait_for(migration, 60)
-        await open_writer.close()
-        await other_writer.close()
-    await asyncio.to_thread(migrate.check, empty_pg_url)

@@ -1,7 +1,5 @@
 """A partial index of unread notifications: the capped count and the unread list.
 
-On PostgreSQL it is built CONCURRENTLY, so writers are not held while it builds.
-
 Revision ID: 0002
 Revises: 0001
 """
@@ -22,34 +20,17 @@ UNREAD = sa.and_(
 )
 
 
-INDEX = "ix_notifications_unread"
-
-
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        with op.batch_alter_table("notifications", schema=None) as batch_op:
-            batch_op.create_index(INDEX, ["user_id", "created_at"], sqlite_where=UNREAD)
-        return
-    # CONCURRENTLY: the workers and the app go on writing notifications while it
-    # builds (a plain CREATE INDEX holds their inserts for the whole build). It
-    # cannot run inside a transaction, hence the autocommit block.
-    with op.get_context().autocommit_block():
-        # A build that was interrupted leaves an invalid index of this name behind,
-        # and this revision is not applied yet: whatever is there is built again.
-        op.drop_index(INDEX, "notifications", if_exists=True, postgresql_concurrently=True)
-        op.create_index(
-            INDEX,
-            "notifications",
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_notifications_unread",
             ["user_id", "created_at"],
+            unique=False,
             postgresql_where=UNREAD,
-            postgresql_concurrently=True,
+            sqlite_where=UNREAD,
         )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        with op.batch_alter_table("notifications", schema=None) as batch_op:
-            batch_op.drop_index(INDEX)
-        return
-    with op.get_context().autocommit_block():
-        op.drop_index(INDEX, "notifications", postgresql_concurrently=True)
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index("ix_notifications_unread")
